@@ -1,0 +1,115 @@
+"""e2e fixtures: one real control plane (etcd + kube-apiserver + kube-controller-manager) per test session
+(per xdist worker), and a fresh namespace per test.
+
+Nothing here mocks Kubernetes. With USE_EXISTING_CLUSTER=true the tests use the current kubeconfig instead.
+Under CI=true a control plane that cannot start fails the run; elsewhere, missing binaries skip the e2e tests
+with the command that provides them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.kube import Kubectl, api_client, find_kubectl
+from wsconn_testbed.controlplane import (
+    Cluster,
+    ControlPlaneError,
+    LocalControlPlane,
+    existing_cluster,
+    find_binaries,
+)
+
+_RUNS: list[dict[str, Any]] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    try:
+        binary = find_binaries() / "kube-apiserver"
+        version = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        return [f"e2e control plane: {version} from {binary.parent}"]
+    except ControlPlaneError:
+        return ["e2e control plane: no binaries (run hack/build-controlplane)"]
+
+
+@pytest.fixture(scope="session")
+def local_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalControlPlane | None]:
+    """The local control plane, or None when USE_EXISTING_CLUSTER=true."""
+    if os.environ.get("USE_EXISTING_CLUSTER", "").lower() == "true":
+        yield None
+        return
+    try:
+        plane = LocalControlPlane(find_binaries(), tmp_path_factory.mktemp("controlplane"))
+        plane.start()
+    except ControlPlaneError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"control plane did not start: {exc}", pytrace=False)
+        pytest.skip(f"control plane unavailable: {exc}")
+    _RUNS.append({"version": plane.version, "startup_seconds": round(plane.startup_seconds, 2)})
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(local_plane: LocalControlPlane | None) -> Cluster:
+    """How to reach the cluster under test."""
+    if local_plane is None:
+        return existing_cluster()
+    assert local_plane.cluster is not None
+    return local_plane.cluster
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """kubectl against the cluster under test, with a discovery cache of this run only."""
+    return Kubectl(find_kubectl(), cluster.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Cluster) -> Iterator[client.ApiClient]:
+    """A Kubernetes API client (admin)."""
+    api = api_client(cluster)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (without waiting for it to terminate)."""
+    core = client.CoreV1Api(kube)
+    short = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")
+    name = f"t-{short[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["controlplane_runs"] = _RUNS
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _RUNS.extend(getattr(node, "workeroutput", {}).get("controlplane_runs", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for run in _RUNS:
+        terminalreporter.write_line(
+            f"e2e ran against kube-apiserver {run['version']} (local, ready in {run['startup_seconds']} s)"
+        )
+
+
+def repo_root() -> Path:
+    """The repository root (for examples/ and crds/)."""
+    return Path(__file__).resolve().parents[2]
