@@ -1,0 +1,367 @@
+"""The WorkspaceConnection CRD, generated from the contract and the authType table.
+
+`hack/gen-crd` writes it to `crds/` and to the Helm chart; a test regenerates it and fails on any
+difference, so the CRD, the parser (`spec.py`), the body builder and the docs cannot drift apart.
+
+What the API server refuses, at `kubectl apply` time:
+- shape and enums: authType, category (any supported api-version), azureApiVersion, deletionPolicy, patterns
+  for names, `format: date-time` for expiryTime, string-only metadata, size bounds;
+- per credential field: exactly one of secretKeyRef or value; no literal value for a secret field; the field
+  must belong to the authType; each authType's required fields present;
+- a category that the chosen azureApiVersion does not have;
+- a changed connection name (effective: spec.connectionName, else metadata.name) or workspace.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from wsconn.api import contract
+from wsconn.api.authtypes import (
+    AUTH_TYPES,
+    CUSTOM_KEYS_FIELD,
+    auth_types_taking,
+    credential_field_names,
+    is_secret_field,
+)
+from wsconn.api.spec import (
+    DELETION_POLICIES,
+    LIMITS,
+    SECRET_KEY_PATTERN,
+    SECRET_NAME_PATTERN,
+    SUBSCRIPTION_ID_PATTERN,
+    VALUE_FORMATS,
+)
+
+GROUP: Final = "azureml.dev"
+VERSION: Final = "v1alpha1"
+KIND: Final = "WorkspaceConnection"
+PLURAL: Final = "workspaceconnections"
+SINGULAR: Final = "workspaceconnection"
+SHORT_NAMES: Final = ("amlconn",)
+CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+CONDITION_TYPES: Final = ("Ready", "Reconciling", "Stalled")
+
+Schema = dict[str, Any]
+
+
+def _string(description: str, **extra: Any) -> Schema:
+    return {"type": "string", "description": description, **extra}
+
+
+def _rule(rule: str, message: str, *, field_path: str | None = None, reason: str | None = None) -> Schema:
+    out: Schema = {"rule": rule, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def _cel_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _secret_key_ref() -> Schema:
+    return {
+        "type": "object",
+        "description": "A key of a Secret in this resource's namespace.",
+        "required": ["name", "key"],
+        "properties": {
+            "name": _string("Secret name.", pattern=SECRET_NAME_PATTERN, maxLength=LIMITS.secret_name),
+            "key": _string(
+                "Key in the Secret's data.", pattern=SECRET_KEY_PATTERN, maxLength=LIMITS.secret_key
+            ),
+        },
+    }
+
+
+def _credential_field(name: str) -> Schema:
+    secret = is_secret_field(name)
+    users = ", ".join(auth_types_taking(name))
+    rules = [_rule("has(self.secretKeyRef) != has(self.value)", "set exactly one of secretKeyRef or value")]
+    if secret:
+        rules.append(
+            _rule(
+                "!has(self.value)",
+                f"{name} is a secret: reference a Secret with secretKeyRef instead of a literal value",
+                field_path=".value",
+                reason="FieldValueForbidden",
+            )
+        )
+    return {
+        "type": "object",
+        "description": f"{name} ({'secret; ' if secret else ''}used by authType {users}).",
+        "properties": {
+            "secretKeyRef": _secret_key_ref(),
+            "value": _string(
+                "Literal value; only for fields that are not secrets.", maxLength=LIMITS.literal
+            ),
+        },
+        "x-kubernetes-validations": rules,
+    }
+
+
+def _credentials() -> Schema:
+    properties: Schema = {name: _credential_field(name) for name in credential_field_names()}
+    properties[CUSTOM_KEYS_FIELD] = {
+        "type": "object",
+        "description": "CustomKeys only: every data key of the Secret becomes a key of the connection.",
+        "required": ["secretRef"],
+        "properties": {
+            "secretRef": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": _string("Secret name.", pattern=SECRET_NAME_PATTERN, maxLength=LIMITS.secret_name)
+                },
+            }
+        },
+    }
+    return {
+        "type": "object",
+        "description": "Credentials; which fields are allowed depends on authType (see docs/crd.md).",
+        "properties": properties,
+    }
+
+
+def _credential_rules() -> list[Schema]:
+    """One rule per field (does it belong to the authType?) and one per authType (are its fields there?)."""
+    rules: list[Schema] = []
+    for name in (*credential_field_names(), CUSTOM_KEYS_FIELD):
+        users = auth_types_taking(name) if name != CUSTOM_KEYS_FIELD else ("CustomKeys",)
+        rules.append(
+            _rule(
+                f"!has(self.credentials) || !has(self.credentials.{name}) || self.authType in {_cel_list(users)}",
+                f"credentials.{name} is only valid with authType {' or '.join(users)}",
+                field_path=f".credentials.{name}",
+                reason="FieldValueForbidden",
+            )
+        )
+    for auth in AUTH_TYPES.values():
+        required = [f.name for f in auth.fields if f.required] + (
+            [CUSTOM_KEYS_FIELD] if auth.whole_secret else []
+        )
+        if not required:
+            continue
+        present = " && ".join(f"has(self.credentials.{n})" for n in required)
+        rules.append(
+            _rule(
+                f"self.authType != '{auth.name}' || (has(self.credentials) && {present})",
+                f"authType {auth.name} requires credentials {', '.join(required)}",
+                field_path=".credentials",
+                reason="FieldValueRequired",
+            )
+        )
+    return rules
+
+
+def _category_rules() -> list[Schema]:
+    rules: list[Schema] = []
+    every = contract.all_categories()
+    for version in contract.API_VERSIONS:
+        missing = tuple(c for c in every if c not in contract.categories(version))
+        if missing:
+            rules.append(
+                _rule(
+                    f"!has(self.category) || !has(self.azureApiVersion) || self.azureApiVersion != '{version}'"
+                    f" || !(self.category in {_cel_list(missing)})",
+                    f"category {', '.join(missing)} is not available in azureApiVersion {version}",
+                    field_path=".category",
+                    reason="FieldValueInvalid",
+                )
+            )
+    return rules
+
+
+def spec_schema() -> Schema:
+    """The openAPIV3Schema of `.spec`."""
+    group = contract.resource_group_parameter()
+    return {
+        "type": "object",
+        "description": "The desired Azure ML workspace connection.",
+        "required": ["workspace", "authType"],
+        "properties": {
+            "workspace": {
+                "type": "object",
+                "description": "Where the connection lives. Immutable.",
+                "required": ["subscriptionId", "resourceGroup", "name"],
+                "properties": {
+                    "subscriptionId": _string(
+                        "Azure subscription ID (a GUID).", pattern=SUBSCRIPTION_ID_PATTERN
+                    ),
+                    "resourceGroup": _string(
+                        "Resource group name.",
+                        pattern=group["pattern"],
+                        minLength=group["minLength"],
+                        maxLength=group["maxLength"],
+                    ),
+                    "name": _string("Workspace name.", pattern=contract.workspace_name_pattern()),
+                },
+                "x-kubernetes-validations": [_rule("self == oldSelf", "workspace is immutable")],
+            },
+            "connectionName": _string(
+                "Name of the connection in Azure; defaults to metadata.name. Immutable.",
+                pattern=contract.name_pattern(),
+            ),
+            "azureApiVersion": _string(
+                "ARM api-version to use; the operator's default when unset.", enum=list(contract.API_VERSIONS)
+            ),
+            "authType": _string("How the connection authenticates.", enum=list(contract.auth_types())),
+            "category": _string(
+                "Connection category; must exist in azureApiVersion.", enum=list(contract.all_categories())
+            ),
+            "target": _string(
+                "Connection target (URL, host or other, per category).", maxLength=LIMITS.target
+            ),
+            "credentials": _credentials(),
+            "metadata": {
+                "type": "object",
+                "description": "String-to-string metadata (ApiType, ApiVersion, Kind, ResourceId...).",
+                "maxProperties": LIMITS.metadata_entries,
+                "additionalProperties": {"type": "string", "maxLength": LIMITS.metadata_value},
+            },
+            "isSharedToAll": {"type": "boolean", "description": "Share with every workspace user."},
+            "sharedUserList": {
+                "type": "array",
+                "description": "Users the connection is shared with.",
+                "maxItems": LIMITS.shared_users,
+                "items": {"type": "string", "maxLength": LIMITS.shared_user},
+            },
+            "expiryTime": _string("When the credentials expire (RFC 3339).", format="date-time"),
+            "value": _string("Legacy ARM value field, passed through.", maxLength=LIMITS.value),
+            "valueFormat": _string("Format of value.", enum=list(VALUE_FORMATS)),
+            "deletionPolicy": _string(
+                "Delete: delete the connection in Azure with the resource. Orphan: leave it.",
+                enum=list(DELETION_POLICIES),
+                default="Delete",
+            ),
+        },
+        "x-kubernetes-validations": _credential_rules() + _category_rules(),
+    }
+
+
+def status_schema() -> Schema:
+    """The openAPIV3Schema of `.status` (kstatus conditions plus what was applied)."""
+    condition = {
+        "type": "object",
+        "required": ["type", "status"],
+        "properties": {
+            "type": _string("Ready, Reconciling or Stalled."),
+            "status": _string("True, False or Unknown.", enum=["True", "False", "Unknown"]),
+            "reason": _string("A stable reason from docs/reasons.md."),
+            "message": _string("What happened, for people."),
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "lastTransitionTime": _string("When status last changed.", format="date-time"),
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "conditions": {
+                "type": "array",
+                "items": condition,
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+            },
+            "id": _string("ARM resource ID of the connection."),
+            "group": _string("Connection group, derived by Azure from the category."),
+            "azureApiVersion": _string("The api-version of the last apply."),
+            "appliedFingerprint": _string(
+                "sha256 of the applied non-secret body and the resource versions of the Secrets used."
+            ),
+            "rejectedFingerprint": _string(
+                "Fingerprint of a body Azure refused; not retried until it changes."
+            ),
+            "secretVersions": {
+                "type": "object",
+                "description": "resourceVersion of each Secret used in the last apply.",
+                "additionalProperties": {"type": "string"},
+            },
+            "lastAppliedTime": _string("When the connection was last written to Azure.", format="date-time"),
+            "lastCheckedTime": _string("When Azure was last read for drift.", format="date-time"),
+        },
+    }
+
+
+def _condition_column(name: str, path: str) -> Schema:
+    return {"name": name, "type": "string", "jsonPath": f'.status.conditions[?(@.type=="Ready")].{path}'}
+
+
+def build_crd() -> Schema:
+    """The whole CustomResourceDefinition as a dict."""
+    name_rule = contract.name_pattern()
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD_NAME},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+                "listKind": f"{KIND}List",
+                "categories": ["azureml"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        _condition_column("Ready", "status"),
+                        _condition_column("Reason", "reason"),
+                        {"name": "Category", "type": "string", "jsonPath": ".spec.category"},
+                        {"name": "AuthType", "type": "string", "jsonPath": ".spec.authType"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "An Azure Machine Learning workspace connection.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema(),
+                                "status": status_schema(),
+                            },
+                            "x-kubernetes-validations": [
+                                _rule(
+                                    f"has(self.spec.connectionName) || self.metadata.name.matches('{name_rule}')",
+                                    f"metadata.name is not a valid connection name ({name_rule}): "
+                                    "set spec.connectionName",
+                                    field_path=".spec.connectionName",
+                                    reason="FieldValueRequired",
+                                ),
+                                _rule(
+                                    "(has(self.spec.connectionName) ? self.spec.connectionName : self.metadata.name)"
+                                    " == (has(oldSelf.spec.connectionName) ? oldSelf.spec.connectionName"
+                                    " : oldSelf.metadata.name)",
+                                    "connectionName is immutable",
+                                    field_path=".spec.connectionName",
+                                    reason="FieldValueInvalid",
+                                ),
+                            ],
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+GENERATED_HEADER: Final = "# Generated by hack/gen-crd from operator/wsconn/api/; do not edit by hand.\n"
+
+
+def render_yaml() -> str:
+    """The CRD as the YAML text checked into crds/ and the Helm chart."""
+    import yaml
+
+    return GENERATED_HEADER + yaml.safe_dump(build_crd(), sort_keys=False, width=120, allow_unicode=True)

@@ -1,0 +1,118 @@
+"""Request-body validation against the pinned ARM contract, before anything is sent.
+
+The swagger subset is turned into plain JSON Schema per (api-version, authType): `$ref`s are inlined, the
+`authType` discriminator selects the subtype (jsonschema has no discriminator), read-only properties are
+dropped from what a request may carry, and `additionalProperties: false` is kept exactly where the contract
+sets it. Error messages name the JSON path and the rule, never the offending value: the value may be a secret.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from wsconn.api import contract
+from wsconn.api.spec import is_date_time
+
+Schema = dict[str, Any]
+_FORMATS = jsonschema.FormatChecker(formats=())
+_FORMATS.checks("date-time")(is_date_time)  # type: ignore[type-var]  # jsonschema's stub wants object
+
+
+class BodyInvalidError(ValueError):
+    """The body does not satisfy the contract; `problems` are secret-free descriptions."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _resolve(node: Any, definitions: Schema) -> Any:
+    if isinstance(node, list):
+        return [_resolve(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = node["$ref"].rsplit("/", 1)[-1]
+        merged = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_resolve(definitions[target], definitions), **_resolve(merged, definitions)}
+    return {
+        key: _resolve(value, definitions)
+        for key, value in node.items()
+        if not key.startswith("x-ms-") and key not in {"discriminator", "example"}
+    }
+
+
+def _request_properties(schema: Schema) -> Schema:
+    """Drop read-only properties (a request never carries them) and swagger-only keys."""
+    props = {k: v for k, v in schema.get("properties", {}).items() if not v.get("readOnly")}
+    out = {k: v for k, v in schema.items() if k not in {"properties", "allOf", "description"}}
+    out["properties"] = props
+    return out
+
+
+@cache
+def request_schema(api_version: str, auth_type: str) -> Schema:
+    """JSON Schema of a PUT body for `auth_type` on `api_version`."""
+    definitions = contract.swagger(api_version)["definitions"]
+    subtype_name = next(
+        (
+            name
+            for name, d in definitions.items()
+            if d.get("x-ms-discriminator-value") == auth_type
+            and {"$ref": "#/definitions/WorkspaceConnectionPropertiesV2"} in d.get("allOf", [])
+        ),
+        None,
+    )
+    if subtype_name is None:
+        raise KeyError(f"authType {auth_type!r} has no subtype in api-version {api_version}")
+    base = _resolve(definitions["WorkspaceConnectionPropertiesV2"], definitions)
+    subtype = _resolve(definitions[subtype_name], definitions)
+    properties = _request_properties(base)
+    properties["properties"].update(_request_properties(subtype)["properties"])
+    properties["properties"]["authType"] = {"const": auth_type}
+    if "additionalProperties" in subtype:
+        properties["additionalProperties"] = subtype["additionalProperties"]
+    return {
+        "type": "object",
+        "required": ["properties"],
+        "properties": {"properties": properties},
+        "additionalProperties": False,
+    }
+
+
+def validate_body(body: Schema, api_version: str) -> None:
+    """Raise BodyInvalidError unless `body` is a valid PUT body for `api_version`."""
+    auth_type = body.get("properties", {}).get("authType") if isinstance(body, dict) else None
+    if not isinstance(auth_type, str):
+        raise BodyInvalidError(["properties.authType: required"])
+    try:
+        schema = request_schema(api_version, auth_type)
+    except KeyError as exc:
+        raise BodyInvalidError([f"properties.authType: {exc.args[0]}"]) from None
+    validator = jsonschema.Draft4Validator(schema, format_checker=_FORMATS)
+    problems = sorted(_describe(e) for e in validator.iter_errors(body))
+    if problems:
+        raise BodyInvalidError(problems)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "(body)"
+    rule = error.validator
+    expected: Any = error.validator_value
+    instance: Any = error.instance
+    schema: Any = error.schema
+    if rule == "enum":
+        shown = ", ".join(map(str, expected[:8])) + (", ..." if len(expected) > 8 else "")
+        return f"{path}: not one of the allowed values ({shown})"
+    if rule == "additionalProperties":
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
+        return f"{path}: unexpected properties {', '.join(extra)}"
+    if rule == "required":
+        missing = [r for r in expected if r not in instance]
+        return f"{path}: missing {', '.join(missing)}"
+    if rule in {"type", "format", "const"}:
+        return f"{path}: must be {rule} {expected}"
+    return f"{path}: fails {rule}"
