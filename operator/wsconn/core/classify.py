@@ -65,9 +65,16 @@ def classify_transport() -> Verdict:
     return Verdict("progressing", "AzureUnavailable", None)
 
 
-def classify_credential_failure() -> Verdict:
-    """azure-identity could not get a token (bad client secret, unknown tenant, no credential at all)."""
-    return Verdict("stalled", "AzureAuthenticationFailed", SLOW_RETRY_SECONDS)
+def classify_credential_failure(message: str) -> Verdict:
+    """azure-identity could not get a token.
+
+    Entra's own refusals carry an AADSTS code (bad client secret, unknown client or tenant): someone must fix
+    the identity, so the resource stalls and is retried slowly. Without a code the authority was not reached
+    (or no credential source is configured yet, as while Workload Identity's token file appears): transient.
+    """
+    if "AADSTS" in message:
+        return Verdict("stalled", "AzureAuthenticationFailed", SLOW_RETRY_SECONDS)
+    return Verdict("progressing", "AzureAuthenticationFailed", None)
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:

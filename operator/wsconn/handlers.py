@@ -1,0 +1,205 @@
+"""Kopf wiring: the only module that knows Kopf's decorators. Each handler turns Kopf's kwargs into an
+ObjectView, calls the reconciler and maps the Result to a status patch, events and Kopf's retry exceptions.
+
+Triggers:
+- create / update / resume of a WorkspaceConnection -> one reconcile;
+- a change of a Secret it references -> an annotation on the resource (TRIGGER_ANNOTATION) carrying the
+  Secret's version, which Kopf sees as an update: retries and per-object serialisation stay Kopf's. The
+  Secret itself is never written to, patched or annotated;
+- a timer -> a drift check, only when due and only for Ready resources (failures are retried by Kopf's
+  own retry of the change handler, stalled resources wait for a change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from wsconn.api.crd import GROUP, PLURAL, VERSION
+from wsconn.core.conditions import is_ready
+from wsconn.logs import object_logger
+from wsconn.metrics import RECONCILES, SECRET_TRIGGERS, ReadyTracker
+from wsconn.reconciler import STATUS_FIELDS, ObjectView, Result
+from wsconn.settings import Settings
+
+log = logging.getLogger("wsconn.handlers")
+
+KOPF_PREFIX = "wsconn.azureml.dev"
+FINALIZER = "azureml.dev/finalizer"
+TRIGGER_ANNOTATION = "azureml.dev/secret-trigger"
+RESOURCE = (GROUP, VERSION, PLURAL)
+
+
+def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
+    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec)."""
+    names: set[str] = set()
+    creds = spec.get("credentials")
+    if not isinstance(creds, Mapping):
+        return names
+    for field, source in creds.items():
+        if not isinstance(source, Mapping):
+            continue
+        ref = source.get("secretRef" if field == "keys" else "secretKeyRef")
+        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+            names.add(ref["name"])
+    return names
+
+
+def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
+    """Kopf's settings for this operator."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
+    settings.queueing.worker_limit = cfg.workers
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.peering.standalone = not cfg.peering
+    if cfg.peering:
+        settings.peering.name = cfg.peering
+        settings.peering.mandatory = True
+        settings.peering.clusterwide = not cfg.namespaces
+    settings.scanning.disabled = True
+    settings.networking.error_backoffs = (1, 2, 4, 8, 15, 30)
+
+
+def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None:
+    """Register every handler on `registry`. `build(settings, memo)` makes the reconciler at start-up."""
+    tick = max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None
+    tracker = ReadyTracker()
+
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """In-cluster ServiceAccount or kubeconfig, through the kubernetes client (as Kopf's default)."""
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(id="startup", registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure(settings, cfg)
+        await build(settings, memo)
+
+    @kopf.on.cleanup(id="cleanup", registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        await memo.shutdown()
+
+    @kopf.index(*RESOURCE, id="secret_users", registry=registry)
+    def secret_users(
+        *,
+        name: str,
+        namespace: str | None,
+        spec: Mapping[str, Any],
+        status: Mapping[str, Any],
+        meta: Any,
+        **_: Any,
+    ) -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
+        """(namespace, Secret name) -> (resource name, Secret version last applied, trigger annotation)."""
+        used = status.get("secretVersions") or {}
+        trigger = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
+        return {(namespace or "", s): (name, used.get(s), trigger) for s in referenced_secrets(spec)}
+
+    @kopf.on.resume(*RESOURCE, id="reconcile", registry=registry)
+    @kopf.on.create(*RESOURCE, id="reconcile", registry=registry)
+    @kopf.on.update(*RESOURCE, id="reconcile", registry=registry)
+    async def reconcile(
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
+    ) -> None:
+        """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
+        obj = ObjectView.from_body(body)
+        result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
+        _report(body, obj, patch, result, tracker)
+        if result.retry_after is not None:
+            raise kopf.TemporaryError(result.outcome.message, delay=result.retry_after)
+
+    if tick is not None:
+
+        def ready_now(*, status: Mapping[str, Any], meta: Any, **_: Any) -> bool:
+            return is_ready(status, int(meta.get("generation") or 0))
+
+        @kopf.timer(
+            *RESOURCE, id="drift", interval=tick, initial_delay=tick, when=ready_now, registry=registry
+        )
+        async def drift(
+            *, body: kopf.Body, patch: kopf.Patch, logger: Any, memo: kopf.Memo, **_: Any
+        ) -> None:
+            """Periodic drift check of a Ready resource, when its jittered interval has passed."""
+            obj = ObjectView.from_body(body)
+            if not memo.reconciler.drift_check_due(obj):
+                return
+            result = await memo.reconciler.reconcile(obj, log=object_logger(logger))
+            _report(body, obj, patch, result, tracker)
+
+    @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
+    async def delete(
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
+    ) -> None:
+        """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why."""
+        obj = ObjectView.from_body(body)
+        result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
+        if result.done:
+            tracker.drop(obj.uid)
+            return
+        if result.status is not None:
+            patch.status.update(_changed(obj.status, result.status))
+        kopf.warn(body, reason="DeleteFailed", message=result.message)
+        raise kopf.TemporaryError(result.message, delay=result.retry_after or 30)
+
+    @kopf.on.event("v1", "secrets", id="secret_event", registry=registry)
+    async def secret_event(
+        *,
+        type: str,
+        name: str,
+        namespace: str | None,
+        meta: Any,
+        memo: kopf.Memo,
+        **kwargs: Any,
+    ) -> None:
+        """Re-reconcile the resources that use a Secret that appeared, changed or went away."""
+        version = "deleted" if type == "DELETED" else str(meta.get("resourceVersion"))
+        index: kopf.Index[tuple[str, str], tuple[str, str | None, str | None]] = kwargs["secret_users"]
+        users: Any = index.get((namespace or "", name), ())
+        for resource, applied_version, trigger in users:
+            marker = f"{name}@{version}"
+            if version == applied_version or trigger == marker:
+                continue
+            await memo.trigger(namespace or "", resource, marker)
+            SECRET_TRIGGERS.inc()
+
+
+def _report(
+    body: kopf.Body, obj: ObjectView, patch: kopf.Patch, result: Result, tracker: ReadyTracker
+) -> None:
+    patch.status.update(_changed(obj.status, result.status))
+    RECONCILES.labels(result.outcome.state, result.outcome.reason).inc()
+    tracker.set(obj.uid, "True" if result.outcome.state == "ready" else "False")
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch from `before` to `after` over the fields we own (None deletes a field)."""
+    patch: dict[str, Any] = {k: v for k, v in after.items() if before.get(k) != v}
+    patch.update({k: None for k in before if k not in after and k in STATUS_FIELDS})
+    return patch
+
+
+class Trigger:
+    """Patches the trigger annotation onto a resource (through the API, off the event loop)."""
+
+    def __init__(self, api: k8s.ApiClient) -> None:
+        self._custom = k8s.CustomObjectsApi(api)
+
+    async def __call__(self, namespace: str, name: str, marker: str) -> None:
+        body = {"metadata": {"annotations": {TRIGGER_ANNOTATION: marker}}}
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, body
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning("could not trigger %s/%s after a Secret change: %s", namespace, name, exc.reason)

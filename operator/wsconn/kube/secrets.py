@@ -1,0 +1,56 @@
+"""Reading the Secrets a resource references, from its own namespace only.
+
+The namespace is always the resource's: there is no namespace field in a reference, by design (DESIGN §5),
+so a manifest can never point at another namespace's Secret. Reads use the synchronous client in a worker
+thread, off the event loop. Values are decoded into the returned objects and nowhere else; nothing here logs
+data, and the operator never writes to a Secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Iterable
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from wsconn.core.credentials import FetchedSecret
+
+
+class SecretReadError(Exception):
+    """A Secret could not be read for a reason other than its absence; `status` is the HTTP status."""
+
+    def __init__(self, name: str, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(f"reading Secret {name!r} failed: {status} {reason}")
+
+
+class SecretReader:
+    """Fetches Secrets by name within one namespace."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._core = client.CoreV1Api(api)
+
+    async def fetch(self, namespace: str, names: Iterable[str]) -> dict[str, FetchedSecret | None]:
+        """Each named Secret, or None where it does not exist."""
+        unique = sorted(set(names))
+        found = await asyncio.gather(*(asyncio.to_thread(self._read, namespace, n) for n in unique))
+        return dict(zip(unique, found, strict=True))
+
+    def _read(self, namespace: str, name: str) -> FetchedSecret | None:
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace, _request_timeout=15)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise SecretReadError(name, int(exc.status or 0), str(exc.reason or "")) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise SecretReadError(name, 0, type(exc).__name__) from None
+        data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+        return FetchedSecret(
+            name=name,
+            resource_version=str(secret.metadata.resource_version if secret.metadata else ""),
+            data=data,
+        )

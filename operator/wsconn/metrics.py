@@ -1,0 +1,68 @@
+"""Prometheus metrics (served on --metrics-port at /metrics).
+
+Names follow Prometheus conventions; labels are low-cardinality (no resource names): per-resource detail
+belongs in status, events and logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "wsconn_reconciles_total", "Reconcile passes by outcome state and reason.", ["state", "reason"]
+)
+ARM_REQUESTS = Counter(
+    "wsconn_arm_requests_total", "ARM requests by method and status (0: no answer).", ["method", "status"]
+)
+ARM_LATENCY = Histogram(
+    "wsconn_arm_request_duration_seconds",
+    "ARM request latency by method.",
+    ["method"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ARM_THROTTLED = Counter("wsconn_arm_throttled_total", "ARM answers 429 (throttled), by method.", ["method"])
+ARM_WRITES = Counter("wsconn_arm_writes_total", "Connection PUTs that succeeded.")
+RESOURCES = Gauge(
+    "wsconn_resources", "WorkspaceConnections known to this replica, by Ready status.", ["ready"]
+)
+SECRET_TRIGGERS = Counter(
+    "wsconn_secret_triggers_total", "Resources re-reconciled because a Secret they use changed."
+)
+
+
+def observe_arm(method: str, status: int, seconds: float) -> None:
+    """The ARM client's observer."""
+    ARM_REQUESTS.labels(method, str(status)).inc()
+    ARM_LATENCY.labels(method).observe(seconds)
+    if status == 429:
+        ARM_THROTTLED.labels(method).inc()
+
+
+class ReadyTracker:
+    """Counts resources by Ready status for the `wsconn_resources` gauge."""
+
+    def __init__(self) -> None:
+        self._ready: dict[str, str] = {}
+
+    def set(self, uid: str, ready: str) -> None:
+        """Record the Ready status ("True"/"False") of a resource."""
+        self._ready[uid] = ready
+        self._publish()
+
+    def drop(self, uid: str) -> None:
+        """Forget a deleted resource."""
+        self._ready.pop(uid, None)
+        self._publish()
+
+    def counts(self) -> Mapping[str, int]:
+        """Resources per Ready status."""
+        out = {"True": 0, "False": 0}
+        for value in self._ready.values():
+            out[value] = out.get(value, 0) + 1
+        return out
+
+    def _publish(self) -> None:
+        for ready, count in self.counts().items():
+            RESOURCES.labels(ready).set(count)

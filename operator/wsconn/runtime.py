@@ -1,0 +1,70 @@
+"""Assembling the process at start-up: clients, credential, throttle, reconciler, metrics server.
+
+Everything is created inside the running event loop (Kopf's startup handler) and closed at cleanup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from wsconn.arm.auth import BearerTokenAuth
+from wsconn.arm.client import ArmClient
+from wsconn.arm.throttle import Throttle
+from wsconn.handlers import Trigger
+from wsconn.kube.client import api_client
+from wsconn.kube.secrets import SecretReader
+from wsconn.metrics import observe_arm
+from wsconn.reconciler import ReconcileConfig, Reconciler
+from wsconn.settings import Settings
+
+
+def credential() -> Any:
+    """azure-identity's async DefaultAzureCredential without interactive or developer-tool caches.
+
+    Order: environment service principal (AZURE_CLIENT_ID/SECRET/TENANT_ID), Workload Identity
+    (AZURE_FEDERATED_TOKEN_FILE), managed identity, then `az login` / azd / PowerShell for local runs.
+    AZURE_AUTHORITY_HOST selects the cloud's login endpoint.
+    """
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential(
+        exclude_interactive_browser_credential=True,
+        exclude_visual_studio_code_credential=True,
+        exclude_shared_token_cache_credential=True,
+    )
+
+
+async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """Create the reconciler and its clients and store them in Kopf's memo."""
+    token_credential = credential()
+    arm = ArmClient(
+        endpoint=cfg.arm_endpoint,
+        auth=BearerTokenAuth(token_credential, cfg.scope),
+        throttle=Throttle(cfg.limits),
+        concurrency=cfg.arm_concurrency,
+        timeout=cfg.arm_timeout,
+        observer=observe_arm,
+    )
+    kube = api_client()
+    memo.reconciler = Reconciler(
+        arm=arm,
+        secrets=SecretReader(kube),
+        config=ReconcileConfig(
+            default_api_version=cfg.default_api_version,
+            drift_interval=cfg.drift_interval,
+            deep_drift_check=cfg.deep_drift_check,
+        ),
+    )
+    memo.trigger = Trigger(kube)
+    if cfg.metrics_port:
+        start_http_server(cfg.metrics_port, addr=cfg.bind_address)
+
+    async def shutdown() -> None:
+        await arm.aclose()
+        await token_credential.close()
+        kube.close()  # type: ignore[no-untyped-call]
+
+    memo.shutdown = shutdown

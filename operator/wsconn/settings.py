@@ -1,0 +1,242 @@
+"""Operator configuration: one frozen object built once at start from flags and environment variables.
+
+Every setting has a flag and an environment variable (see docs/configuration.md, which a test keeps in step
+with `OPTIONS`). Azure's own variables keep the names Azure Service Operator and azure-identity use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Final
+
+from wsconn.api import contract
+from wsconn.arm.throttle import BucketSpec, Limits
+
+PUBLIC_ARM_ENDPOINT: Final = "https://management.azure.com"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, environment variable and meaning; its default is the Settings field's."""
+
+    name: str
+    flag: str
+    env: str
+    help: str
+    kind: type = str
+    choices: tuple[str, ...] = ()
+
+
+OPTIONS: Final = (
+    Option(
+        "namespaces",
+        "--namespace",
+        "WSCONN_NAMESPACES",
+        "Namespaces to watch, comma-separated (flag repeatable); empty watches all namespaces.",
+    ),
+    Option(
+        "default_api_version",
+        "--default-api-version",
+        "WSCONN_DEFAULT_API_VERSION",
+        "ARM api-version for resources that set no spec.azureApiVersion.",
+        choices=contract.API_VERSIONS,
+    ),
+    Option("workers", "--workers", "WSCONN_WORKERS", "Resources reconciled at the same time.", int),
+    Option(
+        "arm_concurrency",
+        "--arm-concurrency",
+        "WSCONN_ARM_CONCURRENCY",
+        "ARM requests in flight at the same time.",
+        int,
+    ),
+    Option(
+        "arm_timeout",
+        "--arm-timeout",
+        "WSCONN_ARM_TIMEOUT",
+        "Seconds before an ARM request times out.",
+        float,
+    ),
+    Option(
+        "drift_interval",
+        "--drift-interval",
+        "WSCONN_DRIFT_INTERVAL",
+        "Seconds between drift checks (GET) of a Ready connection, jittered by 10%; 0 disables them.",
+        float,
+    ),
+    Option(
+        "deep_drift_check",
+        "--deep-drift-check",
+        "WSCONN_DEEP_DRIFT_CHECK",
+        "Also compare credentials during drift checks (POST listsecrets; counts as an ARM write).",
+        bool,
+    ),
+    Option(
+        "arm_read_rate",
+        "--arm-read-rate",
+        "WSCONN_ARM_READ_RATE",
+        "Client-side ARM reads per second per subscription (ARM: 25).",
+        float,
+    ),
+    Option(
+        "arm_read_burst",
+        "--arm-read-burst",
+        "WSCONN_ARM_READ_BURST",
+        "Client-side ARM read burst per subscription (ARM: 250).",
+        float,
+    ),
+    Option(
+        "arm_write_rate",
+        "--arm-write-rate",
+        "WSCONN_ARM_WRITE_RATE",
+        "Client-side ARM writes per second per subscription (ARM: 10).",
+        float,
+    ),
+    Option(
+        "arm_write_burst",
+        "--arm-write-burst",
+        "WSCONN_ARM_WRITE_BURST",
+        "Client-side ARM write burst per subscription (ARM: 200).",
+        float,
+    ),
+    Option(
+        "arm_delete_rate",
+        "--arm-delete-rate",
+        "WSCONN_ARM_DELETE_RATE",
+        "Client-side ARM deletes per second per subscription (ARM: 10).",
+        float,
+    ),
+    Option(
+        "arm_delete_burst",
+        "--arm-delete-burst",
+        "WSCONN_ARM_DELETE_BURST",
+        "Client-side ARM delete burst per subscription (ARM: 200).",
+        float,
+    ),
+    Option("log_format", "--log-format", "WSCONN_LOG_FORMAT", "Log format.", choices=("text", "json")),
+    Option(
+        "log_level",
+        "--log-level",
+        "WSCONN_LOG_LEVEL",
+        "Log level.",
+        choices=("debug", "info", "warning", "error"),
+    ),
+    Option(
+        "bind_address",
+        "--bind-address",
+        "WSCONN_BIND_ADDRESS",
+        "Address the health and metrics endpoints listen on.",
+    ),
+    Option(
+        "health_port",
+        "--health-port",
+        "WSCONN_HEALTH_PORT",
+        "Port of /healthz (liveness) and /readyz; 0 disables.",
+        int,
+    ),
+    Option(
+        "metrics_port",
+        "--metrics-port",
+        "WSCONN_METRICS_PORT",
+        "Port of the Prometheus /metrics endpoint; 0 disables.",
+        int,
+    ),
+    Option(
+        "peering",
+        "--peering",
+        "WSCONN_PEERING",
+        "KopfPeering name for high availability (one active replica); empty runs standalone.",
+    ),
+    Option(
+        "arm_endpoint",
+        "--arm-endpoint",
+        "AZURE_RESOURCE_MANAGER_ENDPOINT",
+        "Azure Resource Manager endpoint (https only).",
+    ),
+    Option(
+        "arm_audience",
+        "--arm-audience",
+        "AZURE_RESOURCE_MANAGER_AUDIENCE",
+        "Token audience for ARM; empty means the endpoint. The scope requested is <audience>/.default.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration."""
+
+    namespaces: tuple[str, ...] = ()
+    default_api_version: str = contract.DEFAULT_API_VERSION
+    workers: int = 50
+    arm_concurrency: int = 16
+    arm_timeout: float = 30.0
+    drift_interval: float = 600.0
+    deep_drift_check: bool = False
+    arm_read_rate: float = 22.5
+    arm_read_burst: float = 225.0
+    arm_write_rate: float = 9.0
+    arm_write_burst: float = 180.0
+    arm_delete_rate: float = 9.0
+    arm_delete_burst: float = 180.0
+    log_format: str = "text"
+    log_level: str = "info"
+    bind_address: str = "0.0.0.0"  # noqa: S104
+    health_port: int = 8081
+    metrics_port: int = 8080
+    peering: str = ""
+    arm_endpoint: str = PUBLIC_ARM_ENDPOINT
+    arm_audience: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.arm_endpoint.startswith("https://"):
+            problems.append(
+                f"AZURE_RESOURCE_MANAGER_ENDPOINT must be an https:// URL, got {self.arm_endpoint!r}"
+            )
+        if self.default_api_version not in contract.API_VERSIONS:
+            problems.append(f"default api-version must be one of {', '.join(contract.API_VERSIONS)}")
+        for name in ("workers", "arm_concurrency"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if self.drift_interval < 0:
+            problems.append("drift interval must not be negative")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def scope(self) -> str:
+        """The OAuth scope for ARM tokens."""
+        return f"{(self.arm_audience or self.arm_endpoint).rstrip('/')}/.default"
+
+    @property
+    def limits(self) -> Limits:
+        """Client-side token bucket sizes."""
+        return Limits(
+            read=BucketSpec(self.arm_read_burst, self.arm_read_rate),
+            write=BucketSpec(self.arm_write_burst, self.arm_write_rate),
+            delete=BucketSpec(self.arm_delete_burst, self.arm_delete_rate),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The effective configuration for the start-up log: settings, and which Azure identity inputs are
+        present (names only; a client secret or token is never shown)."""
+        shown: dict[str, Any] = {o.name: getattr(self, o.name) for o in OPTIONS}
+        shown["namespaces"] = list(self.namespaces) or "all"
+        shown["arm_scope"] = self.scope
+        shown["azure_authority_host"] = os.environ.get("AZURE_AUTHORITY_HOST", "(azure-identity default)")
+        shown["azure_client_id"] = os.environ.get("AZURE_CLIENT_ID", "(unset)")
+        shown["azure_tenant_id"] = os.environ.get("AZURE_TENANT_ID", "(unset)")
+        shown["azure_credential_inputs"] = sorted(
+            name
+            for name in ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE")
+            if os.environ.get(name)
+        )
+        shown["ssl_cert_file"] = os.environ.get("SSL_CERT_FILE", "(system store)")
+        return shown
+
+
+def default_of(name: str) -> Any:
+    """The default of a setting."""
+    return next(f.default for f in dataclasses.fields(Settings) if f.name == name)

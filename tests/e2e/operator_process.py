@@ -1,0 +1,87 @@
+"""The operator as users run it: the installed `wsconn run` console command in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from wsconn_testbed.controlplane import free_port
+
+
+@dataclass
+class OperatorProcess:
+    """`wsconn run` with a given environment; logs go to a file the test can read."""
+
+    env: Mapping[str, str]
+    log_path: Path
+    args: Sequence[str] = ()
+    health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait_ready: bool = True) -> OperatorProcess:
+        """Start the process; by default wait until its liveness endpoint answers."""
+        env = {
+            **os.environ,
+            **self.env,
+            "WSCONN_BIND_ADDRESS": "127.0.0.1",
+            "WSCONN_HEALTH_PORT": str(self.health_port),
+            "WSCONN_METRICS_PORT": str(self.metrics_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(  # noqa: S603 - our own console script
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        if wait_ready:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Wait for /healthz to answer 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise AssertionError(f"operator exited with {self.popen.returncode}:\n{self.logs()[-4000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"operator not healthy after {timeout}s:\n{self.logs()[-4000:]}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send `sig` and wait for the exit code."""
+        if self.popen is None or self.popen.poll() is not None:
+            return self.popen.returncode if self.popen else 0
+        self.popen.send_signal(sig)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout)
+            raise AssertionError(f"operator did not exit {timeout}s after {sig.name}") from None
+
+    def kill(self) -> None:
+        """SIGKILL, as a node failure or OOM would."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def logs(self) -> str:
+        """Everything the process logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def metrics(self) -> str:
+        """The Prometheus exposition text."""
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
