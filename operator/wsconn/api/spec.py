@@ -156,13 +156,17 @@ class _Reader:
             self.fail(path, f"must be at most {max_length} characters, not {len(value)}")
         elif choices is not None and value not in choices:
             self.fail(path, f"unsupported value {_quote(value)}; supported: {', '.join(choices)}")
-        elif pattern is not None and not re.match(pattern, value):
+        elif pattern is not None and not re.fullmatch(pattern, value):
             self.fail(path, f"{_quote(value)} does not match {pattern}")
         return value
 
-    def mapping(self, raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+    def mapping(
+        self, raw: Mapping[str, Any], key: str, path: str, *, required: bool = False
+    ) -> Mapping[str, Any] | None:
         value = raw.get(key)
         if value is None:
+            if required:
+                self.fail(path, "Required value")
             return None
         if not isinstance(value, Mapping):
             self.fail(path, f"must be an object, not {_type_name(value)}")
@@ -177,7 +181,7 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
         raise InvalidSpecError([FieldError("", "spec must be an object")])
     workspace = _workspace(r, raw)
     connection_name = r.string(raw, "connectionName", "connectionName", pattern=contract.name_pattern())
-    if connection_name is None and not re.match(contract.name_pattern(), metadata_name):
+    if connection_name is None and not re.fullmatch(contract.name_pattern(), metadata_name):
         r.fail(
             "connectionName",
             f"Required value: metadata.name {_quote(metadata_name)} is not a valid connection name "
@@ -201,7 +205,7 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
     if shared is not None and not isinstance(shared, bool):
         r.fail("isSharedToAll", f"must be a boolean, not {_type_name(shared)}")
     expiry = r.string(raw, "expiryTime", "expiryTime", pattern=DATE_TIME_PATTERN)
-    if expiry is not None and re.match(DATE_TIME_PATTERN, expiry) and not is_date_time(expiry):
+    if expiry is not None and re.fullmatch(DATE_TIME_PATTERN, expiry) and not is_date_time(expiry):
         r.fail("expiryTime", f"{_quote(expiry)} is not a valid date-time")
     policy = r.string(raw, "deletionPolicy", "deletionPolicy", choices=DELETION_POLICIES) or "Delete"
     spec = ConnectionSpec(
@@ -227,9 +231,8 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
 
 
 def _workspace(r: _Reader, raw: RawSpec) -> WorkspaceRef:
-    ws = r.mapping(raw, "workspace", "workspace")
+    ws = r.mapping(raw, "workspace", "workspace", required=True)
     if ws is None:
-        r.fail("workspace", "Required value")
         return WorkspaceRef("", "", "")
     group = contract.resource_group_parameter()
     return WorkspaceRef(
@@ -301,9 +304,8 @@ def _source(r: _Reader, raw: Any, path: str, *, secret: bool) -> CredentialSourc
             return None
         literal = r.string(raw, "value", f"{path}.value", required=True, max_length=LIMITS.literal)
         return LiteralValue(literal) if literal is not None else None
-    ref = r.mapping(raw, "secretKeyRef", f"{path}.secretKeyRef")
+    ref = r.mapping(raw, "secretKeyRef", f"{path}.secretKeyRef", required=True)
     if ref is None:
-        r.fail(f"{path}.secretKeyRef", "Required value")
         return None
     name = r.string(
         ref,
@@ -327,13 +329,14 @@ def _source(r: _Reader, raw: Any, path: str, *, secret: bool) -> CredentialSourc
 
 
 def _custom_keys(r: _Reader, creds: Mapping[str, Any]) -> str | None:
-    keys = r.mapping(creds, CUSTOM_KEYS_FIELD, f"credentials.{CUSTOM_KEYS_FIELD}")
-    if keys is None:
+    if creds.get(CUSTOM_KEYS_FIELD) is None:
         r.fail(f"credentials.{CUSTOM_KEYS_FIELD}", "Required value: authType CustomKeys needs keys.secretRef")
         return None
-    ref = r.mapping(keys, "secretRef", f"credentials.{CUSTOM_KEYS_FIELD}.secretRef")
+    keys = r.mapping(creds, CUSTOM_KEYS_FIELD, f"credentials.{CUSTOM_KEYS_FIELD}")
+    if keys is None:
+        return None
+    ref = r.mapping(keys, "secretRef", f"credentials.{CUSTOM_KEYS_FIELD}.secretRef", required=True)
     if ref is None:
-        r.fail(f"credentials.{CUSTOM_KEYS_FIELD}.secretRef", "Required value")
         return None
     return r.string(
         ref,
@@ -385,9 +388,11 @@ def _shared_users(r: _Reader, raw: RawSpec) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def is_date_time(value: str) -> bool:
-    """Whether `value` is an RFC 3339 date-time (`format: date-time`)."""
-    if not re.match(DATE_TIME_PATTERN, value):
+def is_date_time(value: object) -> bool:
+    """Whether `value` is an RFC 3339 date-time (`format: date-time`); non-strings are the type check's job."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(DATE_TIME_PATTERN, value):
         return False
     try:
         dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))

@@ -18,7 +18,7 @@ Body = dict[str, Any]
 
 
 def build_body(
-    spec: ConnectionSpec, values: Mapping[str, str], custom_keys: Mapping[str, str] | None
+    spec: ConnectionSpec, values: Mapping[str, Any], custom_keys: Mapping[str, Any] | None
 ) -> Body:
     """The PUT body, credentials filled from `values` (field -> value) and `custom_keys`."""
     props: dict[str, Any] = {"authType": spec.auth_type}
@@ -42,12 +42,15 @@ def build_body(
 
 
 def public_body(spec: ConnectionSpec) -> Body:
-    """The body with every Secret-sourced value replaced by a reference to it: safe to hash, log or compare."""
-    placeholders = {
+    """The body with every Secret-sourced value replaced by a reference to it: safe to hash, log or compare.
+
+    A reference is an object, never a string, so no literal value can be mistaken for one.
+    """
+    placeholders: dict[str, Any] = {
         name: source.value if isinstance(source, LiteralValue) else _reference(source)
         for name, source in spec.credentials
     }
-    custom = {"*": f"<secret {spec.custom_keys_secret}>"} if spec.custom_keys_secret is not None else None
+    custom = {"$secretRef": spec.custom_keys_secret} if spec.custom_keys_secret is not None else None
     return build_body(spec, placeholders, custom)
 
 
@@ -58,5 +61,5 @@ def desired_properties(spec: ConnectionSpec) -> dict[str, Any]:
     return props
 
 
-def _reference(ref: SecretKeyRef) -> str:
-    return f"<secret {ref.name}/{ref.key}>"
+def _reference(ref: SecretKeyRef) -> dict[str, str]:
+    return {"$secretKeyRef": f"{ref.name}/{ref.key}"}

@@ -79,4 +79,4 @@ def classify_credential_failure(message: str) -> Verdict:
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Exponential backoff for retry `attempt` (0-based), before jitter."""
-    return float(min(cap, base * (2**attempt)))
+    return float(min(cap, base * (2 ** min(attempt, 32))))

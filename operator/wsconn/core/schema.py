@@ -18,7 +18,7 @@ from wsconn.api.spec import is_date_time
 
 Schema = dict[str, Any]
 _FORMATS = jsonschema.FormatChecker(formats=())
-_FORMATS.checks("date-time")(is_date_time)  # type: ignore[type-var]  # jsonschema's stub wants object
+_FORMATS.checks("date-time")(is_date_time)
 
 
 class BodyInvalidError(ValueError):
@@ -46,8 +46,11 @@ def _resolve(node: Any, definitions: Schema) -> Any:
 
 
 def _request_properties(schema: Schema) -> Schema:
-    """Drop read-only properties (a request never carries them) and swagger-only keys."""
-    props = {k: v for k, v in schema.get("properties", {}).items() if not v.get("readOnly")}
+    """Forbid read-only properties (a request never carries them) and drop swagger-only keys."""
+    props = {
+        k: ({"not": {}, "description": "read-only"} if v.get("readOnly") else v)
+        for k, v in schema.get("properties", {}).items()
+    }
     out = {k: v for k, v in schema.items() if k not in {"properties", "allOf", "description"}}
     out["properties"] = props
     return out
@@ -85,7 +88,12 @@ def request_schema(api_version: str, auth_type: str) -> Schema:
 
 def validate_body(body: Schema, api_version: str) -> None:
     """Raise BodyInvalidError unless `body` is a valid PUT body for `api_version`."""
-    auth_type = body.get("properties", {}).get("authType") if isinstance(body, dict) else None
+    if api_version not in contract.API_VERSIONS:
+        raise BodyInvalidError([f"(api-version): unsupported api-version {api_version!r}"])
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(properties, dict):
+        raise BodyInvalidError(["properties: must be an object"])
+    auth_type = properties.get("authType")
     if not isinstance(auth_type, str):
         raise BodyInvalidError(["properties.authType: required"])
     try:
@@ -113,6 +121,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if rule == "required":
         missing = [r for r in expected if r not in instance]
         return f"{path}: missing {', '.join(missing)}"
+    if rule == "not":
+        return f"{path}: read-only; must not be sent"
     if rule in {"type", "format", "const"}:
         return f"{path}: must be {rule} {expected}"
     return f"{path}: fails {rule}"
