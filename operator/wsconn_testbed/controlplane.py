@@ -104,7 +104,7 @@ class _Proc:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv is built here, never from input
+            self.popen = subprocess.Popen(
                 self.argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,

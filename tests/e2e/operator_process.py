@@ -39,7 +39,7 @@ class OperatorProcess:
         }
         command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
         with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(  # noqa: S603 - our own console script
+            self.popen = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         if wait_ready:
