@@ -34,6 +34,10 @@ KOPF_PREFIX = "wsconn.azureml.dev"
 FINALIZER = "azureml.dev/finalizer"
 TRIGGER_ANNOTATION = "azureml.dev/secret-trigger"
 RESOURCE = (GROUP, VERSION, PLURAL)
+# A healthy pass is bounded: secret reads time out after 15 s, an ARM call after --arm-timeout (30 s) times
+# three attempts plus at most 10 s of waits. Ten minutes means the process is wedged; liveness fails and the
+# kubelet restarts it.
+STUCK_AFTER_SECONDS = 600.0
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
@@ -67,13 +71,18 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
         settings.peering.clusterwide = not cfg.namespaces
     settings.scanning.disabled = True
     settings.networking.error_backoffs = (1, 2, 4, 8, 15, 30)
+    # On SIGTERM, let passes in flight finish (a PUT is idempotent, so one cut short is only repeated).
+    settings.queueing.exit_timeout = cfg.shutdown_timeout
 
 
 def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None:
     """Register every handler on `registry`. `build(settings, memo)` makes the reconciler at start-up."""
-    tick = max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None
-    tracker = ReadyTracker()
+    _register_lifecycle(registry, cfg, build)
+    _register_resource(registry, cfg, ReadyTracker())
+    _register_secret_watch(registry)
 
+
+def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None:
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         """In-cluster ServiceAccount or kubeconfig, through the kubernetes client (as Kopf's default)."""
@@ -87,6 +96,18 @@ def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None
     @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await memo.shutdown()
+
+    @kopf.on.probe(id="reconciles", registry=registry)
+    def reconciles(memo: kopf.Memo, **_: Any) -> dict[str, float]:
+        """Liveness: fails when a reconcile pass has run far longer than any healthy one can (a hang)."""
+        oldest = memo.reconciler.oldest_pass_seconds() if hasattr(memo, "reconciler") else 0.0
+        if oldest > STUCK_AFTER_SECONDS:
+            raise kopf.PermanentError(f"a reconcile pass has been running for {oldest:.0f}s")
+        return {"oldest_pass_seconds": round(oldest, 1)}
+
+
+def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: ReadyTracker) -> None:
+    tick = max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None
 
     @kopf.index(*RESOURCE, id="secret_users", registry=registry)
     def secret_users(
@@ -149,6 +170,8 @@ def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None
         kopf.warn(body, reason="DeleteFailed", message=result.message)
         raise kopf.TemporaryError(result.message, delay=result.retry_after or 30)
 
+
+def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
     @kopf.on.event("v1", "secrets", id="secret_event", registry=registry)
     async def secret_event(
         *,

@@ -12,10 +12,12 @@ used to scrub them out of any message ARM sends back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -207,9 +209,25 @@ class Reconciler:
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._latest: dict[str, dict[str, Any]] = {}
+        self._in_flight: dict[int, float] = {}
+
+    def oldest_pass_seconds(self) -> float:
+        """How long the oldest pass still running has been running (0 when none): the liveness signal."""
+        if not self._in_flight:
+            return 0.0
+        return time.monotonic() - min(self._in_flight.values())
 
     def _lock(self, uid: str) -> asyncio.Lock:
         return self._locks.setdefault(uid, asyncio.Lock())
+
+    @contextlib.asynccontextmanager
+    async def _tracked(self) -> AsyncIterator[None]:
+        token = id(asyncio.current_task())
+        self._in_flight[token] = time.monotonic()
+        try:
+            yield
+        finally:
+            self._in_flight.pop(token, None)
 
     def forget(self, uid: str) -> None:
         """Drop what is remembered of a deleted object."""
@@ -229,7 +247,7 @@ class Reconciler:
 
     async def reconcile(self, obj: ObjectView, *, log: Log, retry: int = 0) -> Result:
         """One level-based pass for `obj`."""
-        async with self._lock(obj.uid):
+        async with self._lock(obj.uid), self._tracked():
             status = dict(self._latest.get(obj.uid) or obj.status)
             current = ObjectView(obj.namespace, obj.name, obj.uid, obj.generation, obj.spec, status)
             state = _Pass(
@@ -379,7 +397,7 @@ class Reconciler:
 
     async def delete(self, obj: ObjectView, *, log: Log, retry: int = 0) -> DeleteResult:
         """Delete the connection in Azure (policy Delete) or leave it (Orphan)."""
-        async with self._lock(obj.uid):
+        async with self._lock(obj.uid), self._tracked():
             result = await self._delete(obj, log, retry)
         if result.done:
             self.forget(obj.uid)

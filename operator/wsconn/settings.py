@@ -185,6 +185,7 @@ class Settings:
     bind_address: str = "0.0.0.0"  # noqa: S104
     health_port: int = 8081
     metrics_port: int = 8080
+    shutdown_timeout: float = 20.0
     peering: str = ""
     arm_endpoint: str = PUBLIC_ARM_ENDPOINT
     arm_audience: str = ""
