@@ -17,80 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wsconn_testbed.controlplane import Cluster, LocalControlPlane, find_binaries, free_port
+from wsconn_testbed.emulator.client import running_emulator, venv_bin
 
 NAMESPACE = "demo"
-
-
-@dataclass(frozen=True)
-class Emulator:
-    """A running emulator process and what it announced in its ready file."""
-
-    process: subprocess.Popen[bytes]
-    info: dict[str, Any]
-
-    def operator_env(self) -> dict[str, str]:
-        """The ordinary Azure settings that point an operator at this emulator."""
-        client_id, client_secret = next(iter(self.info["clients"].items()))
-        return {
-            "AZURE_RESOURCE_MANAGER_ENDPOINT": self.info["arm_endpoint"],
-            "AZURE_RESOURCE_MANAGER_AUDIENCE": self.info["audience"],
-            "AZURE_AUTHORITY_HOST": self.info["authority_host"],
-            "AZURE_TENANT_ID": self.info["tenant_id"],
-            "AZURE_CLIENT_ID": client_id,
-            "AZURE_CLIENT_SECRET": client_secret,
-            "SSL_CERT_FILE": self.info["trust_bundle"],
-        }
-
-
-def _bin(name: str) -> str:
-    found = Path(sys.executable).with_name(name)
-    return str(found) if found.exists() else name
-
-
-@contextmanager
-def emulator(work_dir: Path, *extra_args: str, timeout: float = 30.0) -> Iterator[Emulator]:
-    """Start `wsconn-emulator` and wait for its ready file."""
-    state = work_dir / "emulator"
-    state.mkdir(parents=True, exist_ok=True)
-    ready = state / "ready.json"
-    ready.unlink(missing_ok=True)
-    log = (work_dir / "emulator.log").open("ab")
-    process = subprocess.Popen(
-        [
-            _bin("wsconn-emulator"),
-            "--port",
-            "0",
-            "--state-dir",
-            str(state),
-            "--ready-file",
-            str(ready),
-            *extra_args,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while not ready.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"emulator did not start; see {work_dir / 'emulator.log'}")
-            time.sleep(0.05)
-        yield Emulator(process, json.loads(ready.read_text()))
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def kubectl(cluster: Cluster, cache: Path, *args: str, stdin: str | None = None) -> str:
@@ -114,7 +46,7 @@ def run_demo(repo: Path, work_dir: Path, *, once: bool) -> int:
     cache = work_dir / "kubectl-cache"
     operator: subprocess.Popen[bytes] | None = None
     try:
-        with emulator(work_dir) as emu:
+        with running_emulator(work_dir) as (_, emu):
             print(f"Azure emulator at {emu.info['arm_endpoint']}", flush=True)
             kubectl(cluster, cache, "apply", "--server-side", "-f", str(repo / "crds"))
             kubectl(
@@ -131,7 +63,7 @@ def run_demo(repo: Path, work_dir: Path, *, once: bool) -> int:
             }
             log = (work_dir / "operator.log").open("ab")
             operator = subprocess.Popen(
-                [_bin("wsconn"), "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [venv_bin("wsconn"), "run"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
             kubectl(cluster, cache, "apply", "-n", NAMESPACE, "-f", str(repo / "examples"))
             names = _wait_ready(cluster, cache, timeout=120)

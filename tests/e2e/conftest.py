@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.e2e.amlconn import Workspace
 from tests.e2e.kube import Kubectl, api_client, find_kubectl
+from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.controlplane import (
     Cluster,
     ControlPlaneError,
@@ -26,6 +28,7 @@ from wsconn_testbed.controlplane import (
     existing_cluster,
     find_binaries,
 )
+from wsconn_testbed.emulator.client import EmulatorClient, running_emulator
 
 _RUNS: list[dict[str, Any]] = []
 
@@ -91,6 +94,62 @@ def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterato
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorClient]:
+    """The Azure emulator (ARM + Entra ID) as a process, one per test session and worker."""
+    with running_emulator(tmp_path_factory.mktemp("emulator")) as (_, client):
+        yield client
+
+
+@pytest.fixture(scope="session")
+def crd(kubectl: Kubectl) -> None:
+    """The WorkspaceConnection CRD from crds/, applied and established."""
+    kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
+    kubectl.run(
+        "wait", "--for=condition=Established", "crd/workspaceconnections.azureml.dev", "--timeout=60s"
+    )
+
+
+@pytest.fixture
+def workspace(emulator: EmulatorClient) -> Workspace:
+    """A workspace of its own in a subscription of its own (own ARM buckets, own request-log prefix)."""
+    ws = Workspace(str(uuid.uuid4()), "rg-e2e", f"ws-{uuid.uuid4().hex[:8]}")
+    emulator.add_workspace(ws.subscription, ws.resource_group, ws.name)
+    return ws
+
+
+@pytest.fixture
+def operator_env(emulator: EmulatorClient, cluster: Cluster, namespace: str) -> dict[str, str]:
+    """The environment a deployment would give the operator: Azure settings, kubeconfig, one namespace."""
+    return {
+        **emulator.operator_env(),
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "WSCONN_NAMESPACES": namespace,
+        "WSCONN_LOG_LEVEL": "debug",
+    }
+
+
+@pytest.fixture
+def operator(
+    crd: None, operator_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[OperatorProcess]:
+    """`wsconn run` watching the test's namespace; stopped with SIGTERM afterwards, which must exit 0."""
+    process = OperatorProcess(env=operator_env, log_path=tmp_path / "operator.log").start()
+    yield process
+    code = process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- operator log (last 20000 chars) ---\n{process.logs()[-20000:]}")
+    assert code == 0, f"operator exited {code} on SIGTERM"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
