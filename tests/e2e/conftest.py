@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,29 @@ def operator(
     if report is not None and report.failed:
         print(f"--- operator log (last 20000 chars) ---\n{process.logs()[-20000:]}")
     assert code == 0, f"operator exited {code} on SIGTERM"
+
+
+@pytest.fixture
+def start_operator(
+    crd: None, operator_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """A factory for operators with extra settings (`start_operator(WSCONN_DRIFT_INTERVAL="2")`); every
+    one still running at the end is stopped with SIGTERM and must exit 0."""
+    started: list[OperatorProcess] = []
+
+    def start(**env: str) -> OperatorProcess:
+        log = tmp_path / f"operator-{len(started)}.log"
+        process = OperatorProcess(env={**operator_env, **env}, log_path=log).start()
+        started.append(process)
+        return process
+
+    yield start
+    codes = [p.stop() for p in started]
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for p in started:
+            print(f"--- {p.log_path.name} (last 20000 chars) ---\n{p.logs()[-20000:]}")
+    assert all(c in (0, -9) for c in codes), f"operator exit codes on SIGTERM: {codes}"
 
 
 @pytest.hookimpl(wrapper=True)
