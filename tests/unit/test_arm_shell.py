@@ -67,6 +67,20 @@ async def _acquire_twice(throttle: Throttle) -> list[float]:
     return [await throttle.acquire("s", "read"), await throttle.acquire("s", "read")]
 
 
+def test_a_wait_that_spans_a_drain_queues_again_behind_it() -> None:
+    throttle = Throttle(Limits(write=BucketSpec(1, 20.0)))
+
+    async def scenario() -> float:
+        throttle.bucket("s", "write").reserve()
+        waiting = asyncio.create_task(throttle.acquire("s", "write"))
+        await asyncio.sleep(0.01)
+        throttle.bucket("s", "write").drain(0.2)
+        return await waiting
+
+    waited = asyncio.run(scenario())
+    assert waited >= 0.2, "a reservation made before the 429 must not fire inside Retry-After"
+
+
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [

@@ -47,6 +47,7 @@ class TokenBucket:
     clock: Callable[[], float] = time.monotonic
     tokens: float = field(init=False)
     stamp: float = field(init=False)
+    drains: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.tokens = self.spec.capacity
@@ -67,6 +68,7 @@ class TokenBucket:
         """ARM said wait `seconds`: make every later reservation wait at least that long."""
         self._refill()
         self.tokens = min(self.tokens, -seconds * self.spec.rate)
+        self.drains += 1
 
 
 @dataclass
@@ -85,8 +87,18 @@ class Throttle:
         return self._buckets[key]
 
     async def acquire(self, subscription: str, op: OpClass) -> float:
-        """Wait for a token; returns the seconds waited."""
-        delay = self.bucket(subscription, op).reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return delay
+        """Wait for a token; returns the seconds waited.
+
+        A reservation handed out before a 429 would fire inside ARM's Retry-After window; so a caller whose
+        wait spanned a drain queues again behind it instead of sending.
+        """
+        bucket = self.bucket(subscription, op)
+        waited = 0.0
+        while True:
+            drains = bucket.drains
+            delay = bucket.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                waited += delay
+            if bucket.drains == drains:
+                return waited

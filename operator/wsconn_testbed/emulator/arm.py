@@ -121,7 +121,8 @@ class Arm:
             request_id=str(uuid.uuid4()),
         )
         call.op = op_class(call.method)
-        status, payload, extra, decision = 500, None, {}, FaultDecision()
+        status, payload, decision = 500, None, FaultDecision()
+        extra: dict[str, str] = {}
         try:
             raw = await request.read()
             call.body_sha256 = body_digest(raw)
@@ -151,6 +152,7 @@ class Arm:
                     "subscription": call.subscription,
                     "correlation_id": call.correlation_id,
                     "request_id": call.request_id,
+                    "retry_after": int(extra.get("Retry-After", 0)),
                     "body_sha256": call.body_sha256,
                     "body": call.body,
                     "fault": call.fault,
@@ -329,15 +331,16 @@ class Arm:
             return (200 if self.store.delete(*where) else 204), None
         if call.method not in ("PUT", "PATCH"):
             raise ArmFailure(405, "MethodNotAllowed", f"{call.method} is not supported on a connection.")
-        body = self._parse(raw)
+        if call.method == "PATCH" and call.api_version == "2024-04-01":
+            raise ArmFailure(
+                405,
+                "MethodNotAllowed",
+                "PATCH on workspaces/connections is not supported in api-version '2024-04-01'.",
+            )
+        # The PATCH body (WorkspaceConnectionUpdateParameter) is optional in the spec: none means no change.
+        body = {} if call.method == "PATCH" and not raw else self._parse(raw)
         call.body = redact_body(body)
         if call.method == "PATCH":
-            if call.api_version == "2024-04-01":
-                raise ArmFailure(
-                    405,
-                    "MethodNotAllowed",
-                    "PATCH on workspaces/connections is not supported in api-version '2024-04-01'.",
-                )
             found = self._found(existing, where)
             self._validate(contract.validate_patch(call.api_version, body), body)
             properties = _merge_patch(

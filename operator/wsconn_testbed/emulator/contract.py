@@ -43,7 +43,24 @@ def swagger(api_version: str) -> dict[str, Any]:
 def _common_definitions() -> dict[str, Any]:
     root = resources.files("wsconn.arm.contract").joinpath("common-types", "resource-management", "v3")
     data: dict[str, Any] = json.loads(root.joinpath("types.subset.json").read_text())
-    return dict(data["definitions"])
+    # Local references inside common-types (e.g. Resource.systemData -> #/definitions/SystemData) point into
+    # common-types, not into the api-version's swagger: make them non-local so `_definition` routes them here.
+    return dict(_rebase_local_refs(data["definitions"], "types.json"))
+
+
+def _rebase_local_refs(node: Any, document: str) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (
+                document + v
+                if k == "$ref" and isinstance(v, str) and v.startswith("#/")
+                else _rebase_local_refs(v, document)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rebase_local_refs(v, document) for v in node]
+    return node
 
 
 def _definition(api_version: str, ref: str) -> dict[str, Any]:
@@ -190,7 +207,8 @@ def validate_put(api_version: str, body: Any) -> list[str]:
 
 
 def validate_patch(api_version: str, body: Any) -> list[str]:
-    """Problems with a PATCH body (WorkspaceConnectionUpdateParameter); properties are all optional."""
+    """Problems with a PATCH body (WorkspaceConnectionUpdateParameter); properties are all optional and
+    null members (merge-patch removals) are allowed."""
     if not isinstance(body, dict):
         return ["(body): must be a JSON object"]
     unknown = sorted(set(body) - {"properties"})
@@ -201,7 +219,13 @@ def validate_patch(api_version: str, body: Any) -> list[str]:
         return []
     if not isinstance(properties, dict):
         return ["properties: must be an object"]
-    return _check_properties(api_version, properties, require_auth_type=False)
+    # JSON merge-patch (RFC 7396): a null member removes that member, so it is never a value to check.
+    # What the patch leaves behind is checked as a whole once merged (validate_put).
+    return _check_properties(api_version, _without_nulls(properties), require_auth_type=False)
+
+
+def _without_nulls(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: _without_nulls(v) if isinstance(v, dict) else v for k, v in node.items() if v is not None}
 
 
 def _validate_envelope(api_version: str, body: dict[str, Any], properties: dict[str, Any]) -> list[str]:

@@ -239,25 +239,34 @@ class Authorization:
 
 
 def redact_body(body: Any) -> Any:
-    """The body with every credential value replaced, for the log (never a value in clear)."""
+    """The body with every credential value replaced, for the log (never a value in clear).
+
+    Any `credentials` member is redacted wherever it sits, not only at `properties.credentials`: a client
+    that misplaces its credentials must not get them logged in clear either. Field names are kept.
+    """
     if not isinstance(body, dict):
         return None
-    out = copy.deepcopy(body)
+    out = _without_credentials(body)
     props = out.get("properties")
-    if isinstance(props, dict) and "credentials" in props:
-        creds = props["credentials"]
-        props["credentials"] = (
-            {k: _redact(v) for k, v in creds.items()} if isinstance(creds, dict) else REDACTED
-        )
     # The legacy `value` field may hold a v1 connection's secret.
     if isinstance(props, dict) and isinstance(props.get("value"), str):
         props["value"] = REDACTED
     return out
 
 
+def _without_credentials(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _redact(v) if k.lower() == "credentials" else _without_credentials(v) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_without_credentials(v) for v in node]
+    return copy.deepcopy(node)
+
+
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: REDACTED for k in value}
+        return {k: _redact(v) for k, v in value.items()}
     return REDACTED
 
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -92,11 +93,17 @@ class Entra:
             "tenant_region_scope": "WW",
         }
 
-    def instance_discovery(self) -> dict[str, Any]:
-        """MSAL's instance discovery answer: this host is its own authority."""
+    def instance_discovery(self, authorization_endpoint: str = "") -> dict[str, Any]:
+        """MSAL's instance discovery answer: this host is its own authority.
+
+        As Entra does, the tenant discovery endpoint names the tenant of the `authorization_endpoint` the
+        client asked about (MSAL then reads that tenant's OpenID configuration); `common` when none is given.
+        """
         host = self.authority.split("://", 1)[1]
+        segments = [s for s in urlparse(authorization_endpoint).path.split("/") if s]
+        tenant = segments[0] if segments else "common"
         return {
-            "tenant_discovery_endpoint": f"{self.authority}/common/v2.0/.well-known/openid-configuration",
+            "tenant_discovery_endpoint": f"{self.authority}/{tenant}/v2.0/.well-known/openid-configuration",
             "api-version": "1.1",
             "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
         }

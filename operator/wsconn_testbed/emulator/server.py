@@ -164,6 +164,7 @@ class Emulator:
                 "subscription": "",
                 "correlation_id": "",
                 "request_id": "",
+                "retry_after": 0,
                 "body_sha256": "",
                 "body": None,
                 "fault": "",
@@ -172,7 +173,9 @@ class Emulator:
 
     async def _instance_discovery(self, request: web.Request) -> web.Response:
         self._entra_log(request, 200)
-        return web.json_response(self.entra.instance_discovery())
+        return web.json_response(
+            self.entra.instance_discovery(request.query.get("authorization_endpoint", ""))
+        )
 
     async def _openid(self, request: web.Request) -> web.Response:
         self._entra_log(request, 200)
@@ -224,6 +227,7 @@ class Emulator:
         self.faults.injected.clear()
         self.authorization.deny = []
         self.throttling.limits = Throttling().limits
+        self.throttling.enabled = True
         self.throttling.throttled = 0
         self.arm_config.page_size = self.config.page_size
         self.arm_config.echo_body_in_errors = False

@@ -28,7 +28,6 @@ _GROUPS = {
         "openai",
         "serverless",
         "managedonlineendpoint",
-        "binglllmsearch",
         "bingllmsearch",
         "serp",
     },

@@ -1,0 +1,223 @@
+"""Throttling, retries, graceful shutdown and deletion races against the emulator's ARM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.e2e.amlconn import Workspace, all_ready, load_examples, retarget
+from tests.e2e.kube import Kubectl, wait_for
+from tests.e2e.operator_process import OperatorProcess
+from wsconn_testbed.emulator.client import EmulatorClient
+
+
+def _objects(
+    workspace: Workspace, namespace: str, names: list[str], auth_type: str = "ApiKey"
+) -> list[dict[str, Any]]:
+    example = next(e for e in load_examples() if e.auth_type == auth_type)
+    objects = [o for name in names for o in retarget(example, workspace, name=name, api_version=None)]
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    return objects
+
+
+def _arm_calls(emulator: EmulatorClient, workspace: Workspace, since: int) -> list[dict[str, Any]]:
+    return [e for e in emulator.requests(since) if e["path"].startswith(workspace.id)]
+
+
+def test_three_hundred_creations_at_arm_bucket_sizes_draw_no_429(
+    operator: OperatorProcess,
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    count = 300
+    since = emulator.last_seq()
+    kubectl.apply(_objects(workspace, namespace, [f"bulk-{i:03d}" for i in range(count)], auth_type="None"))
+    wait_for(lambda: all_ready(kube, namespace, count), timeout=180, interval=1, what="300 Ready")
+    calls = _arm_calls(emulator, workspace, since)
+    statuses = [e["status"] for e in calls]
+    puts = [e for e in calls if e["method"] == "PUT"]
+    print(
+        f"300 creations: {len(puts)} PUTs, {len(calls) - len(puts)} other calls, {statuses.count(429)} x 429"
+    )
+    assert statuses.count(429) == 0
+    assert len(puts) == count
+
+
+def test_429_is_honoured_with_retry_after(
+    start_operator: Callable[..., OperatorProcess],
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    emulator.admin("PUT", "throttle", {"writes": {"capacity": 4, "rate": 2}})
+    try:
+        start_operator()
+        names = [f"throttled-{i}" for i in range(16)]
+        since = emulator.last_seq()
+        kubectl.apply(_objects(workspace, namespace, names))
+        wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=90, interval=0.5, what="all Ready")
+    finally:
+        emulator.admin("PUT", "throttle", {"writes": {"capacity": 200, "rate": 10}})
+    writes = [e for e in _arm_calls(emulator, workspace, since) if e["method"] == "PUT"]
+    assert len([e for e in writes if e["status"] == 200]) == len(names)
+    throttled = [e for e in writes if e["status"] == 429]
+    assert throttled, "the small bucket did throttle"
+    # Honouring Retry-After: after a 429 answered at t, no write reaches ARM until t + Retry-After (requests
+    # already in flight when the 429 arrived are answered within the first 200 ms).
+    times = [(_seconds(e["time"]), e) for e in writes]
+    for refused in throttled:
+        t = _seconds(refused["time"])
+        early = [e for s, e in times if t + 0.2 < s < t + refused["retry_after"] - 0.1]
+        assert early == [], f"{len(early)} writes inside the Retry-After window of a 429"
+    print(f"{len(throttled)} x 429 for {len(names)} writes at a 4-token bucket refilled at 2/s")
+
+
+def _seconds(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_transient_failures_are_retried_until_ready(
+    operator: OperatorProcess,
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    emulator.faults(
+        [
+            {"path_contains": workspace.id, "error_rate": 0.5, "statuses": [500, 503, 408], "duration": 6},
+            {"path_contains": workspace.id, "drop_rate": 0.2, "duration": 6},
+        ],
+        seed=7,
+    )
+    names = [f"flaky-{i}" for i in range(10)]
+    since = emulator.last_seq()
+    try:
+        kubectl.apply(_objects(workspace, namespace, names))
+        wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=90, interval=0.5, what="all Ready")
+    finally:
+        emulator.admin("DELETE", "faults")
+    calls = _arm_calls(emulator, workspace, since)
+    failed = [e for e in calls if e["fault"]]
+    assert failed, "the faults were injected"
+    assert {c["name"] for c in emulator.connections(prefix=workspace.id)} == set(names)
+    logs = operator.logs()
+    for entry in [e for e in failed if e["fault"] != "drop"][:5]:
+        assert entry["request_id"] in logs, "every retried failure is logged with ARM's request id"
+
+
+def test_sigterm_with_writes_in_flight_exits_cleanly_and_loses_nothing(
+    start_operator: Callable[..., OperatorProcess],
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 3.0, "count": 5}])
+    first = start_operator()
+    names = [f"inflight-{i}" for i in range(5)]
+    kubectl.apply(_objects(workspace, namespace, names))
+    time.sleep(1.0)
+    started = time.monotonic()
+    code = first.stop(signal.SIGTERM, timeout=25)
+    took = time.monotonic() - started
+    emulator.admin("DELETE", "faults")
+    assert code == 0
+    assert took < 25, f"shutdown took {took:.1f}s"
+
+    start_operator()
+    wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=60, interval=0.5, what="all Ready")
+    assert {c["name"] for c in emulator.connections(prefix=workspace.id)} == set(names)
+
+
+def test_delete_while_put_in_flight(
+    operator: OperatorProcess,
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 2.0, "count": 1}])
+    try:
+        kubectl.apply(_objects(workspace, namespace, ["racer"]))
+        wait_for(
+            lambda: (
+                [e for e in emulator.requests(0) if e["path"].startswith(workspace.id)] == []
+                and _has_finalizer(kube, namespace, "racer")
+            ),
+            timeout=10,
+            what="the PUT in flight",
+        )
+        client.CustomObjectsApi(kube).delete_namespaced_custom_object(
+            "azureml.dev", "v1alpha1", namespace, "workspaceconnections", "racer"
+        )
+        wait_for(lambda: not _exists(kube, namespace, "racer"), timeout=30, what="racer deleted")
+    finally:
+        emulator.admin("DELETE", "faults")
+    time.sleep(1)
+    assert emulator.connections(prefix=workspace.id) == [], "the late PUT did not leave a connection behind"
+
+
+def test_namespace_deletion_completes_every_finalizer(
+    operator: OperatorProcess,
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    names = [f"tenant-{i}" for i in range(20)]
+    kubectl.apply(_objects(workspace, namespace, names))
+    wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=60, interval=0.5, what="all Ready")
+    since = emulator.last_seq()
+
+    client.CoreV1Api(kube).delete_namespace(namespace)
+
+    wait_for(lambda: not _namespace_exists(kube, namespace), timeout=90, interval=0.5, what="namespace gone")
+    deletes = [e for e in _arm_calls(emulator, workspace, since) if e["method"] == "DELETE"]
+    assert sorted(e["path"].rsplit("/", 1)[-1] for e in deletes if e["status"] == 200) == sorted(names)
+    assert emulator.connections(prefix=workspace.id) == []
+
+
+def _has_finalizer(kube: client.ApiClient, namespace: str, name: str) -> bool:
+    obj = client.CustomObjectsApi(kube).get_namespaced_custom_object(
+        "azureml.dev", "v1alpha1", namespace, "workspaceconnections", name
+    )
+    return bool(obj["metadata"].get("finalizers"))
+
+
+def _exists(kube: client.ApiClient, namespace: str, name: str) -> bool:
+    try:
+        client.CustomObjectsApi(kube).get_namespaced_custom_object(
+            "azureml.dev", "v1alpha1", namespace, "workspaceconnections", name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def _namespace_exists(kube: client.ApiClient, namespace: str) -> bool:
+    try:
+        client.CoreV1Api(kube).read_namespace(namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
