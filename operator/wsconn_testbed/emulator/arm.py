@@ -130,10 +130,11 @@ class Arm:
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             if decision.phase == "before" and (decision.status or decision.drop):
-                self._inject(call, decision)
-            status, payload = await self._operate(request, call, raw)
+                self._inject(call, decision, raw)  # raises for a status; marks a drop
+            if call.fault != "drop":  # a connection dropped before the operation never reaches it
+                status, payload = await self._operate(request, call, raw)
             if decision.phase == "after" and (decision.status or decision.drop):
-                self._inject(call, decision)
+                self._inject(call, decision, raw)
         except ArmFailure as failure:
             status, payload, extra = failure.status, failure.body(), dict(failure.headers)
             if failure.gateway:
@@ -260,7 +261,7 @@ class Arm:
                 headers={"WWW-Authenticate": f'{challenge}, error_description="{description}"'},
             ) from None
 
-    def _inject(self, call: Call, decision: FaultDecision) -> None:
+    def _inject(self, call: Call, decision: FaultDecision, raw: bytes) -> None:
         if decision.drop:
             call.fault = "drop"
             return
@@ -280,9 +281,15 @@ class Arm:
         raise ArmFailure(
             decision.status,
             code.get(decision.status, "InternalServerError"),
-            "Injected fault: the service could not complete the request.",
+            "Injected fault: the service could not complete the request." + self._echo(raw),
             headers=headers,
         )
+
+    def _echo(self, raw: bytes) -> str:
+        """The request body for an error message, when tests ask the emulator to echo it (some RPs do)."""
+        if not self.config.echo_body_in_errors or not raw:
+            return ""
+        return f" Request: {raw.decode(errors='replace')}"
 
     async def _operate(self, request: web.Request, call: Call, raw: bytes) -> tuple[int, Any]:
         match = _PATH.match(call.path)
@@ -382,10 +389,9 @@ class Arm:
     def _validate(self, problems: list[str], body: Any) -> None:
         if not problems:
             return
-        message = f"The request body is invalid: {'; '.join(problems[:10])}."
-        if self.config.echo_body_in_errors:
-            # Some RPs echo the request in their errors; tests turn this on to prove clients do not leak it.
-            message += f" Request: {json.dumps(body)}"
+        message = f"The request body is invalid: {'; '.join(problems[:10])}." + self._echo(
+            json.dumps(body).encode()
+        )
         raise ArmFailure(
             400,
             "ValidationError",
