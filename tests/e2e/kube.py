@@ -69,9 +69,15 @@ def api_client(cluster: Cluster) -> client.ApiClient:
 
 
 def wait_for(
-    predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+    predicate: Callable[[], Any],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+    describe: Callable[[], str] | None = None,
 ) -> Any:
-    """Poll until `predicate()` returns something truthy, and return it; fail with `what` on timeout."""
+    """Poll until `predicate()` returns something truthy, and return it; fail with `what` (and what
+    `describe()` says about the state) on timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -79,4 +85,5 @@ def wait_for(
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    detail = describe() if describe is not None else repr(last)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {detail})")
