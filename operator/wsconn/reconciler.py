@@ -360,7 +360,9 @@ class Reconciler:
             validate_body(body, spec.api_version)
         except BodyInvalidError as exc:
             return p.finish(
-                Outcome("stalled", "InvalidSpec", f"the ARM request body would be invalid: {exc}")
+                Outcome(
+                    "stalled", "InvalidSpec", f"the ARM request body would be invalid: {exc.in_spec_terms()}"
+                )
             )
         desired = fingerprint(
             resource_id=resource_id,

@@ -162,6 +162,39 @@ def test_a_good_date_time_is_accepted(value: str) -> None:
     validate_body(body(expiryTime=value), "2025-06-01")
 
 
+@pytest.mark.parametrize("api_version", BOTH)
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("clientId", CANARY, "uuid"),
+        ("clientId", "", "uuid"),
+        ("authUrl", CANARY, "url"),
+        ("authUrl", "/x", "url"),
+    ],
+)
+def test_oauth2_formats_are_checked_before_sending(
+    field: str, value: str, rule: str, api_version: str
+) -> None:
+    credentials = {"clientId": "33333333-4444-5555-6666-777777777777", "clientSecret": "s", field: value}
+    found = problems(body("OAuth2", credentials=credentials), api_version)
+    assert found == [f"properties.credentials.{field}: must be format {rule}"]
+    assert CANARY not in " ".join(found)
+
+
+def test_problems_read_as_spec_field_paths() -> None:
+    error = BodyInvalidError(["properties.credentials.clientId: must be format uuid", "(body): x"])
+    assert error.in_spec_terms() == "spec.credentials.clientId: must be format uuid; (body): x"
+
+
+def test_good_oauth2_formats_are_accepted() -> None:
+    credentials = {
+        "clientId": "33333333-4444-5555-6666-777777777777",
+        "authUrl": "https://login.example.com/oauth",
+        "clientSecret": "s",
+    }
+    validate_body(body("OAuth2", credentials=credentials), "2025-06-01")
+
+
 @pytest.mark.parametrize("category", ["Pinecone", "Elasticsearch", "ManagedOnlineEndpoint"])
 def test_categories_new_in_2025_are_refused_on_2024(category: str) -> None:
     assert_problem_at(

@@ -3,13 +3,17 @@
 The swagger subset is turned into plain JSON Schema per (api-version, authType): `$ref`s are inlined, the
 `authType` discriminator selects the subtype (jsonschema has no discriminator), read-only properties are
 dropped from what a request may carry, and `additionalProperties: false` is kept exactly where the contract
-sets it. Error messages name the JSON path and the rule, never the offending value: the value may be a secret.
+sets it. The contract's string formats (date-time, uuid, url, arm-id) are checked too, so ARM never sees a
+body it would refuse. Error messages name the JSON path and the rule, never the offending value: the value
+may be a secret.
 """
 
 from __future__ import annotations
 
+import uuid
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -21,12 +25,43 @@ _FORMATS = jsonschema.FormatChecker(formats=())
 _FORMATS.checks("date-time")(is_date_time)
 
 
+@_FORMATS.checks("uuid")
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@_FORMATS.checks("url")
+def _is_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parsed = urlsplit(value)
+    return bool(parsed.scheme and parsed.netloc)
+
+
+@_FORMATS.checks("arm-id")
+def _is_arm_id(value: object) -> bool:
+    return not isinstance(value, str) or value.lower().startswith("/subscriptions/")
+
+
 class BodyInvalidError(ValueError):
     """The body does not satisfy the contract; `problems` are secret-free descriptions."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+    def in_spec_terms(self) -> str:
+        """The problems with body paths as the spec's field paths (spec fields carry ARM's names)."""
+        return "; ".join(
+            "spec." + p.removeprefix("properties.") if p.startswith("properties.") else p
+            for p in self.problems
+        )
 
 
 def _resolve(node: Any, definitions: Schema) -> Any:
