@@ -39,7 +39,7 @@ near_miss = st.sampled_from(["", " ", "pat", "PAT ", "Pat", "ApiKeys", "None\u20
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 huge = st.integers(300, 20_000).map(lambda n: "x" * n)
 scalar: st.SearchStrategy[Any] = st.one_of(
-    text, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)
+    text, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False)
 )
 
 
