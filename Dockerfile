@@ -25,6 +25,6 @@ COPY --from=build /opt/wsconn /opt/wsconn
 ENV PATH=/opt/wsconn/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-USER 65532:65532
+USER 10001:10001
 EXPOSE 8080 8081
 ENTRYPOINT ["wsconn", "run"]

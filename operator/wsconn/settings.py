@@ -132,7 +132,7 @@ OPTIONS: Final = (
         "health_port",
         "--health-port",
         "WSCONN_HEALTH_PORT",
-        "Port of /healthz (liveness) and /readyz; 0 disables.",
+        "Port of /healthz (liveness and readiness probes); 0 disables.",
         int,
     ),
     Option(

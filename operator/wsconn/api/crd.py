@@ -257,6 +257,9 @@ def status_schema() -> Schema:
     }
     return {
         "type": "object",
+        # A new object reads back with observedGeneration 0, so kstatus (Flux, Argo CD) reports it
+        # InProgress until the operator has looked at it, instead of Current with no status at all.
+        "default": {"observedGeneration": 0},
         "properties": {
             "observedGeneration": {"type": "integer", "format": "int64"},
             "conditions": {

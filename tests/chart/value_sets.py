@@ -1,0 +1,40 @@
+"""The value sets the chart is rendered with, shared by the template tests and the server-side dry-run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+WORKLOAD_IDENTITY_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+
+
+def value_sets(watched: tuple[str, str] = ("team-a", "team-b")) -> dict[str, dict[str, Any]]:
+    """Named value sets; `watched` are the two namespaces of the namespaced modes."""
+    return {
+        "defaults": {},
+        "namespaced": {"watchNamespaces": list(watched)},
+        "ha": {"replicaCount": 3},
+        "ha-namespaced": {"replicaCount": 2, "watchNamespaces": list(watched)},
+        "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
+        "workload-identity": {
+            "serviceAccount": {
+                "annotations": {"azure.workload.identity/client-id": WORKLOAD_IDENTITY_CLIENT_ID}
+            },
+            "podLabels": {"azure.workload.identity/use": "true"},
+        },
+        "service-principal": {
+            "azure": {
+                "tenantId": "99999999-8888-7777-6666-555555555555",
+                "clientId": "12121212-3434-5656-7878-909090909090",
+                "clientSecretRef": {"name": "wsconn-azure", "key": "client-secret"},
+                "authorityHost": "https://login.microsoftonline.us",
+                "armEndpoint": "https://management.usgovcloudapi.net",
+                "armAudience": "https://management.core.usgovcloudapi.net/",
+            }
+        },
+        "argocd-health": {"argocd": {"healthCheck": {"enabled": True}}},
+    }
+
+
+# Value sets that render kinds whose CRDs are not ours: Kopf's peering CRDs (HA) and the Prometheus
+# Operator's ServiceMonitor.
+NEEDS_FOREIGN_CRDS = {"ha", "ha-namespaced", "service-monitor"}
