@@ -8,7 +8,7 @@ import copy
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
@@ -146,8 +146,14 @@ def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
 
 def get(kube: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     """A WorkspaceConnection as the API server has it."""
-    obj: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return obj
+    obj = custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return cast(dict[str, Any], obj)
+
+
+def items(kube: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    """Every WorkspaceConnection in a namespace."""
+    listed = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    return cast(list[dict[str, Any]], cast(dict[str, Any], listed)["items"])
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -192,9 +198,7 @@ def wait_condition(
 
 def all_ready(kube: client.ApiClient, namespace: str, expected: int) -> list[dict[str, Any]] | None:
     """Every WorkspaceConnection in the namespace, when `expected` of them exist and all are Ready."""
-    items: list[dict[str, Any]] = custom(kube).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )["items"]
-    if len(items) == expected and all(is_current(i, "Ready") for i in items):
-        return items
+    found = items(kube, namespace)
+    if len(found) == expected and all(is_current(i, "Ready") for i in found):
+        return found
     return None

@@ -30,7 +30,7 @@ def _objects(
     return objects
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown-authtype": ({"authType": "Kerberos"}, ["spec.authType", "Kerberos"]),
     "credentials-not-fitting": (
         {"authType": "AAD"},

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, load_examples, retarget
+from tests.e2e.amlconn import Workspace, items, load_examples, retarget
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.emulator.client import EmulatorClient
@@ -27,24 +27,21 @@ def _canary() -> str:
 def _settled_one(item: dict[str, Any]) -> bool:
     status = item.get("status") or {}
     conds = {c["type"]: c for c in status.get("conditions", [])}
-    return status.get("observedGeneration") == item["metadata"]["generation"] and (
+    return bool(status.get("observedGeneration") == item["metadata"]["generation"]) and (
         conds.get("Ready", {}).get("status") == "True" or conds.get("Stalled", {}).get("status") == "True"
     )
 
 
 def _settled(kube: client.ApiClient, namespace: str, count: int) -> list[dict[str, Any]] | None:
-    items: list[dict[str, Any]] = custom(kube).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )["items"]
-    return items if len(items) == count and all(_settled_one(i) for i in items) else None
+    found = items(kube, namespace)
+    return found if len(found) == count and all(_settled_one(i) for i in found) else None
 
 
 def _unsettled(kube: client.ApiClient, namespace: str) -> str:
-    items = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
     return "; ".join(
         f"{i['metadata']['name']}: "
         + str([(c["type"], c["status"], c["reason"]) for c in (i.get("status") or {}).get("conditions", [])])
-        for i in items
+        for i in items(kube, namespace)
         if not _settled_one(i)
     )
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from kubernetes import client
 
-from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, load_examples, retarget
+from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, items, load_examples, retarget
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.controlplane import LocalControlPlane
@@ -123,10 +123,10 @@ def test_converges_after_kills_apiserver_restart_and_arm_faults(
 
 
 def _converged(kube: client.ApiClient, namespace: str, kept: list[str]) -> bool:
-    items = custom(kube).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
-    if sorted(i["metadata"]["name"] for i in items) != sorted(kept):
+    found = items(kube, namespace)
+    if sorted(i["metadata"]["name"] for i in found) != sorted(kept):
         return False
-    for item in items:
+    for item in found:
         status = item.get("status") or {}
         ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
         if status.get("observedGeneration") != item["metadata"]["generation"] or not ready:

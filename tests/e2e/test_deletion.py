@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client import ApiException
 
 from tests.e2e.amlconn import (
     GROUP,
@@ -37,7 +37,7 @@ def _gone(kube: client.ApiClient, namespace: str, name: str) -> bool:
     try:
         custom(kube).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     except ApiException as exc:
-        return exc.status == 404
+        return bool(exc.status == 404)
     return False
 
 

@@ -11,14 +11,14 @@ import os
 import string
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client import ApiException
 
-from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom
+from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, items
 from tests.e2e.kube import wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn.api import contract
@@ -35,8 +35,10 @@ STALL_REASONS = {
 }  # fmt: skip
 RSS_LIMIT_MB = 400
 
+NO_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+NO_SURROGATES_OR_CONTROLS: tuple[Literal["Cs"], Literal["Cc"]] = ("Cs", "Cc")
 near_miss = st.sampled_from(["", " ", "pat", "PAT ", "Pat", "ApiKeys", "None\u200b", "AAD\n", "Ǹone", "null"])
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=NO_SURROGATES), max_size=40)
 huge = st.integers(300, 20_000).map(lambda n: "x" * n)
 scalar: st.SearchStrategy[Any] = st.one_of(
     text, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False)
@@ -87,7 +89,10 @@ def valid_specs(draw: st.DrawFn, workspace: Workspace) -> dict[str, Any]:
         "azureApiVersion": api_version,
         "category": draw(st.sampled_from(sorted(contract.categories(api_version)))),
         "target": draw(
-            st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=60)
+            st.text(
+                alphabet=st.characters(codec="utf-8", exclude_categories=NO_SURROGATES_OR_CONTROLS),
+                max_size=60,
+            )
         ),
     }
     if draw(st.booleans()):
@@ -156,7 +161,7 @@ def _settled(item: dict[str, Any]) -> dict[str, Any] | None:
     conds = {c["type"]: c for c in status.get("conditions", [])}
     for kind in ("Ready", "Stalled"):
         if conds.get(kind, {}).get("status") == "True":
-            return conds[kind]
+            return dict(conds[kind])
     return None
 
 
@@ -211,25 +216,19 @@ def test_fuzzed_workspace_connections(
         assert "spec" in message, message
 
     def settled() -> list[dict[str, Any]] | None:
-        items = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
-        return items if len(items) == len(accepted) and all(_settled(i) for i in items) else None
+        found = items(kube, namespace)
+        return found if len(found) == len(accepted) and all(_settled(i) for i in found) else None
 
-    items = wait_for(
+    settled_items: list[dict[str, Any]] = wait_for(
         settled,
         timeout=120,
         interval=1,
         what="every accepted object settled",
-        describe=lambda: str(
-            [
-                i["metadata"]["name"]
-                for i in api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
-                if not _settled(i)
-            ]
-        ),
+        describe=lambda: str([i["metadata"]["name"] for i in items(kube, namespace) if not _settled(i)]),
     )
     in_azure = {c["name"].lower() for c in emulator.connections(prefix=workspace.id)}
     outcomes: dict[str, int] = {}
-    for item in items:
+    for item in settled_items:
         cond = _settled(item)
         assert cond is not None
         outcomes[cond["reason"]] = outcomes.get(cond["reason"], 0) + 1

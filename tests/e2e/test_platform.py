@@ -3,11 +3,11 @@ API server. Proves the test platform before any operator runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, watch
 
-from tests.e2e.conftest import repo_root
+from tests.e2e.amlconn import GROUP, PLURAL, VERSION
 from tests.e2e.kube import Kubectl
 
 
@@ -32,16 +32,13 @@ def _watched(
     return seen
 
 
-def test_crd_object_and_secret_round_trip(kubectl: Kubectl, kube: client.ApiClient, namespace: str) -> None:
-    kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
-    kubectl.run(
-        "wait", "--for=condition=Established", "crd/workspaceconnections.azureml.dev", "--timeout=30s"
-    )
+def test_crd_object_and_secret_round_trip(
+    crd: None, kubectl: Kubectl, kube: client.ApiClient, namespace: str
+) -> None:
 
     api = client.CustomObjectsApi(kube)
-    since = api.list_namespaced_custom_object("azureml.dev", "v1alpha1", namespace, "workspaceconnections")[
-        "metadata"
-    ]["resourceVersion"]
+    listed = cast(dict[str, Any], api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+    since = listed["metadata"]["resourceVersion"]
     kubectl.apply(
         [
             {
@@ -79,10 +76,6 @@ def test_crd_object_and_secret_round_trip(kubectl: Kubectl, kube: client.ApiClie
 
 
 def test_schema_refuses_what_it_must(kubectl: Kubectl, namespace: str) -> None:
-    kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
-    kubectl.run(
-        "wait", "--for=condition=Established", "crd/workspaceconnections.azureml.dev", "--timeout=30s"
-    )
     bad = {
         "apiVersion": "azureml.dev/v1alpha1",
         "kind": "WorkspaceConnection",

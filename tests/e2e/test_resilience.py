@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client import ApiException
 
-from tests.e2e.amlconn import Workspace, all_ready, load_examples, retarget
+from tests.e2e.amlconn import Workspace, all_ready, get, load_examples, retarget
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.emulator.client import EmulatorClient
@@ -195,17 +195,12 @@ def test_namespace_deletion_completes_every_finalizer(
 
 
 def _has_finalizer(kube: client.ApiClient, namespace: str, name: str) -> bool:
-    obj = client.CustomObjectsApi(kube).get_namespaced_custom_object(
-        "azureml.dev", "v1alpha1", namespace, "workspaceconnections", name
-    )
-    return bool(obj["metadata"].get("finalizers"))
+    return bool(get(kube, namespace, name)["metadata"].get("finalizers"))
 
 
 def _exists(kube: client.ApiClient, namespace: str, name: str) -> bool:
     try:
-        client.CustomObjectsApi(kube).get_namespaced_custom_object(
-            "azureml.dev", "v1alpha1", namespace, "workspaceconnections", name
-        )
+        get(kube, namespace, name)
     except ApiException as exc:
         if exc.status == 404:
             return False

@@ -55,10 +55,12 @@ def test_rotation_reaches_every_user_of_the_secret(
         since = emulator.last_seq()
         started = time.monotonic()
         core.patch_namespaced_secret("shared-pat", namespace, {"stringData": {"pat": value}})
+
+        def all_put(since: int = since) -> bool:
+            return len([e for e in emulator.requests(since) if e["method"] == "PUT"]) >= len(users)
+
         wait_for(
-            lambda since=since: (
-                len([e for e in emulator.requests(since) if e["method"] == "PUT"]) >= len(users)
-            ),
+            all_put,
             timeout=30,
             interval=0.02,
             what="a PUT per user of the rotated Secret",
@@ -129,9 +131,10 @@ def test_operator_never_writes_secrets(
     )
     time.sleep(1)
 
-    secret = core.read_namespaced_secret("untouched", namespace)
-    managers = {m.manager for m in secret.metadata.managed_fields or []}
+    meta = core.read_namespaced_secret("untouched", namespace).metadata
+    assert meta is not None
+    managers = {m.manager for m in meta.managed_fields or []}
     assert managers <= {"kubectl-client-side-apply", "kubectl", "kubectl-edit", "OpenAPI-Generator"}, managers
-    assert not secret.metadata.finalizers
-    annotations = secret.metadata.annotations or {}
+    assert not meta.finalizers
+    annotations = meta.annotations or {}
     assert not [k for k in annotations if "kopf" in k or "azureml.dev" in k], annotations

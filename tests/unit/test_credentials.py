@@ -37,6 +37,11 @@ def secret(name: str, version: str = "7", **data: bytes) -> FetchedSecret:
     return FetchedSecret(name=name, resource_version=version, data=data)
 
 
+def keyed(name: str, key: str, value: bytes, version: str = "7") -> FetchedSecret:
+    """A Secret with one key that is not a Python identifier (e.g. `api-key`)."""
+    return FetchedSecret(name=name, resource_version=version, data={key: value})
+
+
 FAILURES: list[tuple[str, ConnectionSpec, dict[str, FetchedSecret | None], str, str]] = [
     # (id, spec, fetched, reason, path)
     ("secret-absent", API_KEY, {}, "SecretNotFound", "credentials.key.secretKeyRef"),
@@ -44,14 +49,14 @@ FAILURES: list[tuple[str, ConnectionSpec, dict[str, FetchedSecret | None], str, 
     (
         "other-secret-only",
         API_KEY,
-        {"other": secret("other", **{"api-key": b"x"})},
+        {"other": keyed("other", "api-key", b"x")},
         "SecretNotFound",
         "credentials.key.secretKeyRef",
     ),
     (
         "key-absent",
         API_KEY,
-        {"openai": secret("openai", **{"apikey": b"x"})},
+        {"openai": keyed("openai", "apikey", b"x")},
         "SecretKeyNotFound",
         "credentials.key.secretKeyRef",
     ),
@@ -59,28 +64,28 @@ FAILURES: list[tuple[str, ConnectionSpec, dict[str, FetchedSecret | None], str, 
     (
         "empty",
         API_KEY,
-        {"openai": secret("openai", **{"api-key": b""})},
+        {"openai": keyed("openai", "api-key", b"")},
         "SecretValueEmpty",
         "credentials.key.secretKeyRef",
     ),
     (
         "whitespace-only",
         API_KEY,
-        {"openai": secret("openai", **{"api-key": b" \t\r\n "})},
+        {"openai": keyed("openai", "api-key", b" \t\r\n ")},
         "SecretValueEmpty",
         "credentials.key.secretKeyRef",
     ),
     (
         "not-utf8",
         API_KEY,
-        {"openai": secret("openai", **{"api-key": b"\xff\xfe" + CANARY.encode()})},
+        {"openai": keyed("openai", "api-key", b"\xff\xfe" + CANARY.encode())},
         "SecretValueInvalid",
         "credentials.key.secretKeyRef",
     ),
     (
         "latin1-not-utf8",
         API_KEY,
-        {"openai": secret("openai", **{"api-key": "caf\u00e9".encode("latin-1")})},
+        {"openai": keyed("openai", "api-key", "caf\u00e9".encode("latin-1"))},
         "SecretValueInvalid",
         "credentials.key.secretKeyRef",
     ),
@@ -214,7 +219,7 @@ def test_resolved_repr_shows_versions_but_no_value() -> None:
 
 
 def test_fetched_secret_repr_shows_no_value() -> None:
-    fetched = secret("openai", "12", **{"api-key": CANARY.encode()})
+    fetched = keyed("openai", "api-key", CANARY.encode(), "12")
     assert CANARY not in repr(fetched)
     assert CANARY not in str(fetched)
     assert "openai" in repr(fetched)
