@@ -11,6 +11,7 @@ import click
 import kopf
 
 from wsconn import handlers
+from wsconn.logs import install_context_filter
 from wsconn.settings import OPTIONS, Settings, default_of
 
 log = logging.getLogger("wsconn")
@@ -115,6 +116,7 @@ def _configure_logging(cfg: Settings) -> None:
         chatter_only = name == "kopf.objects" and level == logging.DEBUG
         logging.getLogger(name).setLevel(level if chatter_only else max(level, floor))
     logging.captureWarnings(True)
+    install_context_filter()
 
 
 if __name__ == "__main__":

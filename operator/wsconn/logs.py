@@ -1,14 +1,47 @@
 """Per-object loggers that keep Kopf's object reference (for its text prefix and JSON `object` key) while
-logging under our own name, so Kopf's per-handler chatter can be quieter than the operator's own lines."""
+logging under our own name, so Kopf's per-handler chatter can be quieter than the operator's own lines; and a
+log context, so that records from code that knows nothing of the object (the ARM client) still carry the
+resource and the reconcile's correlation id as JSON fields."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 Log = logging.Logger | logging.LoggerAdapter[Any]
 OBJECTS = logging.getLogger("wsconn.objects")
+_CONTEXT: ContextVar[Mapping[str, str]] = ContextVar("wsconn_log_context", default=MappingProxyType({}))
+
+
+@contextmanager
+def log_context(**fields: str) -> Iterator[None]:
+    """Within the block (and the tasks it awaits), every record carries `fields` unless it sets them."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **fields})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the current log context to records; installed on the process's handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _CONTEXT.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def install_context_filter() -> None:
+    """Put the ContextFilter on every handler of the root logger (after Kopf configured them)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())
 
 
 class MergingAdapter(logging.LoggerAdapter[Any]):

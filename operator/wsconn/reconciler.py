@@ -34,7 +34,7 @@ from wsconn.core.ids import connection_id
 from wsconn.core.plan import Action, Applied, drift_due, plan
 from wsconn.core.schema import BodyInvalidError, validate_body
 from wsconn.kube.secrets import SecretReader, SecretReadError
-from wsconn.logs import Log, with_correlation
+from wsconn.logs import Log, log_context, with_correlation
 
 READY_MESSAGE = "connection {name} in workspace {workspace} matches the spec"
 STATUS_FIELDS = (
@@ -254,7 +254,8 @@ class Reconciler:
                 current, {k: v for k, v in status.items() if k in STATUS_FIELDS}, self._clock(), retry
             )
             correlation_id = str(uuid.uuid4())
-            result = await self._pass(state, correlation_id, with_correlation(log, correlation_id))
+            with log_context(resource=f"{obj.namespace}/{obj.name}", correlation_id=correlation_id):
+                result = await self._pass(state, correlation_id, with_correlation(log, correlation_id))
             self._latest[obj.uid] = result.status
             return result
 
@@ -400,7 +401,8 @@ class Reconciler:
     async def delete(self, obj: ObjectView, *, log: Log, retry: int = 0) -> DeleteResult:
         """Delete the connection in Azure (policy Delete) or leave it (Orphan)."""
         async with self._lock(obj.uid), self._tracked():
-            result = await self._delete(obj, log, retry)
+            with log_context(resource=f"{obj.namespace}/{obj.name}"):
+                result = await self._delete(obj, log, retry)
         if result.done:
             self.forget(obj.uid)
         return result
@@ -414,7 +416,8 @@ class Reconciler:
             return DeleteResult(done=True, message="no connection was ever identified")
         correlation_id = str(uuid.uuid4())
         try:
-            code = await self._arm.delete(resource_id, api_version, correlation_id=correlation_id)
+            with log_context(correlation_id=correlation_id):
+                code = await self._arm.delete(resource_id, api_version, correlation_id=correlation_id)
         except (ArmError, ArmTransportError, ArmCredentialError) as exc:
             if isinstance(exc, ArmError):
                 verdict = classify.classify_status(exc.status, exc.code)

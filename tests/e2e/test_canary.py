@@ -148,6 +148,15 @@ def test_no_secret_value_leaks_anywhere(
         "emulator output": (Path(emulator.info["ca_file"]).parents[2] / "emulator.log").read_text(),
     }
     assert '"severity": "debug"' in places["operator log"], "the operator did log at debug level"
+    arm_errors = [
+        record
+        for line in places["operator log"].splitlines()
+        if line.startswith("{") and (record := json.loads(line)).get("arm_request_id")
+    ]
+    assert arm_errors, "ARM errors were logged"
+    for record in arm_errors:
+        assert record["resource"].startswith(f"{namespace}/"), record
+        assert record["correlation_id"], record
     assert len(json.loads(places["events"])["items"]) > 0
     for place, text in places.items():
         leaked = [c for c in canaries if c in text]

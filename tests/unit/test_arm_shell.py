@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from wsconn.arm.errors import parse_error, parse_retry_after
 from wsconn.arm.throttle import BucketSpec, Limits, Throttle, TokenBucket
 from wsconn.handlers import referenced_secrets
+from wsconn.logs import ContextFilter, log_context
 from wsconn.reconciler import scrub
 
 
@@ -148,3 +150,28 @@ def test_scrub_leaves_values_too_short_to_be_credentials() -> None:
 )
 def test_referenced_secrets_reads_any_spec_leniently(spec: dict[str, object], names: set[str]) -> None:
     assert referenced_secrets(spec) == names
+
+
+def test_log_context_reaches_records_of_code_that_knows_no_object() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("wsconn.test.context")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with log_context(resource="ns/conn", correlation_id="c-1"):
+            logger.info("inside")
+            logger.info("own id wins", extra={"correlation_id": "c-2"})
+        logger.info("outside")
+    finally:
+        logger.removeHandler(handler)
+    inside, own, outside = records
+    assert (inside.resource, inside.correlation_id) == ("ns/conn", "c-1")  # type: ignore[attr-defined]
+    assert own.correlation_id == "c-2"  # type: ignore[attr-defined]
+    assert not hasattr(outside, "resource")
