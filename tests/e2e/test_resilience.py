@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -63,7 +64,7 @@ def test_429_is_honoured_with_retry_after(
 ) -> None:
     emulator.admin("PUT", "throttle", {"writes": {"capacity": 4, "rate": 2}})
     try:
-        start_operator()
+        operator = start_operator()
         names = [f"throttled-{i}" for i in range(16)]
         since = emulator.last_seq()
         kubectl.apply(_objects(workspace, namespace, names))
@@ -82,6 +83,24 @@ def test_429_is_honoured_with_retry_after(
         early = [e for s, e in times if t + 0.2 < s < t + refused["retry_after"] - 0.1]
         assert early == [], f"{len(early)} writes inside the Retry-After window of a 429"
     print(f"{len(throttled)} x 429 for {len(names)} writes at a 4-token bucket refilled at 2/s")
+    metrics = _metrics(operator.metrics())
+    assert metrics[("wsconn_arm_throttled_total", (("method", "PUT"),))] == len(throttled)
+    assert metrics[("wsconn_arm_requests_total", (("method", "PUT"), ("status", "429")))] == len(throttled)
+    assert metrics[("wsconn_arm_requests_total", (("method", "PUT"), ("status", "200")))] == len(names)
+    assert metrics[("wsconn_arm_request_duration_seconds_count", (("method", "PUT"),))] == len(writes)
+    assert metrics[("wsconn_resources", (("ready", "True"),))] == len(names)
+    assert sum(v for (name, labels), v in metrics.items() if name == "wsconn_reconciles_total") >= len(names)
+
+
+def _metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus exposition text as {(name, sorted labels): value}."""
+    out = {}
+    for line in text.splitlines():
+        match = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if match:
+            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', match[2] or "")))
+            out[(match[1], labels)] = float(match[3])
+    return out
 
 
 def _seconds(iso: str) -> float:
