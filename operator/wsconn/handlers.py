@@ -60,7 +60,11 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
-    settings.queueing.worker_limit = cfg.workers
+    # Kopf's worker limit stays unbounded (its default): with a kopf.index, a limit below the number of
+    # objects in one watch stream deadlocks the initial indexing after a restart, because the first workers
+    # wait for every object to be indexed while the rest wait for a worker (nolar/kopf#1243). Concurrency is
+    # bounded by the reconciler's own semaphore (cfg.workers) and the ARM client's (cfg.arm_concurrency).
+    settings.queueing.worker_limit = None
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -3,7 +3,8 @@
 One entry point, `Reconciler.reconcile`, serves create, update, resume, Secret changes and the drift timer;
 deletion is the only other path. Passes for one object never overlap (a lock per object: Kopf runs timers
 beside change handlers), and each pass starts from the freshest status this process knows, so a timer
-holding an older snapshot cannot repeat a PUT that a change handler just made.
+holding an older snapshot cannot repeat a PUT that a change handler just made. At most `workers` passes run
+at once (a semaphore here, not Kopf's worker limit: see handlers.configure).
 
 Secret values exist only inside a pass: in `Resolved`, in the body handed to the ARM client, and in the list
 used to scrub them out of any message ARM sends back.
@@ -201,9 +202,11 @@ class Reconciler:
         arm: ArmClient,
         secrets: SecretReader,
         config: ReconcileConfig,
+        workers: int = 50,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._arm = arm
+        self._slots = asyncio.Semaphore(workers)
         self._secrets = secrets
         self._config = config
         self._clock = clock
@@ -221,13 +224,16 @@ class Reconciler:
         return self._locks.setdefault(uid, asyncio.Lock())
 
     @contextlib.asynccontextmanager
-    async def _tracked(self) -> AsyncIterator[None]:
-        token = id(asyncio.current_task())
-        self._in_flight[token] = time.monotonic()
-        try:
-            yield
-        finally:
-            self._in_flight.pop(token, None)
+    async def _running(self, uid: str) -> AsyncIterator[None]:
+        """The object's lock, then a worker slot; the liveness clock starts only once the pass runs, so
+        passes queued behind a busy operator do not look wedged."""
+        async with self._lock(uid), self._slots:
+            token = id(asyncio.current_task())
+            self._in_flight[token] = time.monotonic()
+            try:
+                yield
+            finally:
+                self._in_flight.pop(token, None)
 
     def forget(self, uid: str) -> None:
         """Drop what is remembered of a deleted object."""
@@ -247,7 +253,7 @@ class Reconciler:
 
     async def reconcile(self, obj: ObjectView, *, log: Log, retry: int = 0) -> Result:
         """One level-based pass for `obj`."""
-        async with self._lock(obj.uid), self._tracked():
+        async with self._running(obj.uid):
             status = dict(self._latest.get(obj.uid) or obj.status)
             current = ObjectView(obj.namespace, obj.name, obj.uid, obj.generation, obj.spec, status)
             state = _Pass(
@@ -400,7 +406,7 @@ class Reconciler:
 
     async def delete(self, obj: ObjectView, *, log: Log, retry: int = 0) -> DeleteResult:
         """Delete the connection in Azure (policy Delete) or leave it (Orphan)."""
-        async with self._lock(obj.uid), self._tracked():
+        async with self._running(obj.uid):
             with log_context(resource=f"{obj.namespace}/{obj.name}"):
                 result = await self._delete(obj, log, retry)
         if result.done:

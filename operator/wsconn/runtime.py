@@ -57,6 +57,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
             drift_interval=cfg.drift_interval,
             deep_drift_check=cfg.deep_drift_check,
         ),
+        workers=cfg.workers,
     )
     memo.trigger = Trigger(kube)
     if cfg.metrics_port:
