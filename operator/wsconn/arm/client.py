@@ -11,12 +11,13 @@ for minutes. Accepted status codes per operation are data, from the contract (CO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -159,40 +160,55 @@ class ArmClient:
         subscription = subscription_of(path)
         inline_wait = 0.0
         for attempt in range(self._retry.attempts):
-            inline_wait += await self._throttle.acquire(subscription, op)
             client_request_id = str(uuid.uuid4())
             headers = {
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            started = time.monotonic()
-            try:
-                async with self._slots:
-                    response = await self._http.request(
-                        method, path, params={"api-version": api_version}, json=json, headers=headers
-                    )
-            except httpx.TransportError as exc:
+            async with self._admitted(subscription, op) as waited:
+                inline_wait += waited
+                log.debug(
+                    "ARM %s %s sending (client request id %s, attempt %d)",
+                    method,
+                    path,
+                    client_request_id,
+                    attempt + 1,
+                )
+                started = time.monotonic()
+                response = await self._exchange(method, path, api_version, headers=headers, json=json)
+            if isinstance(response, httpx.TransportError):
                 self._observe(method, 0, started)
                 log.warning(
                     "ARM %s %s failed: %s (client request id %s, attempt %d)",
                     method,
                     path,
-                    type(exc).__name__,
+                    type(response).__name__,
                     client_request_id,
                     attempt + 1,
                 )
                 if attempt + 1 == self._retry.attempts:
                     raise ArmTransportError(
-                        f"{method} failed without an answer: {type(exc).__name__}"
+                        f"{method} failed without an answer: {type(response).__name__}"
                     ) from None
                 delay = self._delay(attempt, None)
             else:
                 self._observe(method, response.status_code, started)
-                if response.status_code not in _RETRYABLE_STATUS or attempt + 1 == self._retry.attempts:
+                if response.status_code not in _RETRYABLE_STATUS:
                     return response
                 retry_after = parse_error(response.status_code, b"", response.headers).retry_after
                 if response.status_code == 429 and retry_after:
+                    # Every 429 backs off every worker, also one whose caller is not retried here.
                     self._throttle.bucket(subscription, op).drain(retry_after)
+                    log.info(
+                        "ARM %s %s answered 429: %s requests wait %.1fs (x-ms-request-id %s)",
+                        method,
+                        path,
+                        op,
+                        retry_after,
+                        response.headers.get("x-ms-request-id", ""),
+                    )
+                if attempt + 1 == self._retry.attempts:
+                    return response
                 delay = self._delay(attempt, retry_after)
                 if inline_wait + delay > self._retry.max_inline_wait:
                     return response
@@ -207,6 +223,34 @@ class ArmClient:
             inline_wait += delay
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _exchange(
+        self, method: str, path: str, api_version: str, *, headers: dict[str, str], json: Any
+    ) -> httpx.Response | httpx.TransportError:
+        """One request and its answer, or the transport error that stands in for one."""
+        try:
+            return await self._http.request(
+                method, path, params={"api-version": api_version}, json=json, headers=headers
+            )
+        except httpx.TransportError as exc:
+            return exc
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, subscription: str, op: OpClass) -> AsyncIterator[float]:
+        """A token from the bucket, then a connection slot; yields the seconds waited for tokens.
+
+        A 429 that drains the bucket while the caller waits for a slot sends it back for a new token, so
+        no request starts inside a Retry-After window this process knows of.
+        """
+        bucket = self._throttle.bucket(subscription, op)
+        waited = 0.0
+        while True:
+            waited += await self._throttle.acquire(subscription, op)
+            drains = bucket.drains
+            async with self._slots:
+                if bucket.drains == drains:
+                    yield waited
+                    return
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = self._retry.base_delay * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
