@@ -9,7 +9,6 @@ with the command that provides them.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from kubernetes import client
 from tests.e2e.amlconn import Workspace
 from tests.e2e.kube import Kubectl, api_client, find_kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
+from tests.runs import CONTROLPLANE_RUNS
 from wsconn_testbed.controlplane import (
     Cluster,
     ControlPlaneError,
@@ -29,19 +29,6 @@ from wsconn_testbed.controlplane import (
     find_binaries,
 )
 from wsconn_testbed.emulator.client import EmulatorClient, running_emulator
-
-_RUNS: list[dict[str, Any]] = []
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    try:
-        binary = find_binaries() / "kube-apiserver"
-        version = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        return [f"e2e control plane: {version} from {binary.parent}"]
-    except ControlPlaneError:
-        return ["e2e control plane: no binaries (run hack/build-controlplane)"]
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +44,7 @@ def local_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalContr
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"control plane did not start: {exc}", pytrace=False)
         pytest.skip(f"control plane unavailable: {exc}")
-    _RUNS.append({"version": plane.version, "startup_seconds": round(plane.startup_seconds, 2)})
+    CONTROLPLANE_RUNS.append({"version": plane.version, "startup_seconds": round(plane.startup_seconds, 2)})
     yield plane
     plane.stop()
 
@@ -182,23 +169,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput["controlplane_runs"] = _RUNS
-
-
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    _RUNS.extend(getattr(node, "workeroutput", {}).get("controlplane_runs", []))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for run in _RUNS:
-        terminalreporter.write_line(
-            f"e2e ran against kube-apiserver {run['version']} (local, ready in {run['startup_seconds']} s)"
-        )
 
 
 def repo_root() -> Path:
