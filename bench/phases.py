@@ -1,0 +1,518 @@
+"""One benchmark run for one size N: a fresh control plane and emulator, then the phases in order.
+
+1. create   operator #1 (default 600 s drift interval) running; N WorkspaceConnections submitted; time until
+            every one is Ready (seen through a watch), ARM writes and reads, Kubernetes API requests.
+2. restart  SIGTERM #1, start #2 with the same settings: time until it has re-examined every resource
+            (its wsconn_resources{ready="True"} gauge reaches N), ARM writes (must be 0) and reads.
+3. rotation on #2: one Secret value changed at a time, paced; latency from the Secret patch to the PUT in
+            the emulator's request log (the log records a request when ARM has answered it).
+4. steady   #2 stopped; #3 with a drift interval scaled down by `scale` (600 s -> 600/scale s) and ARM's
+            refill rates scaled up by the same factor on both sides, so one "scaled hour" (3600/scale s)
+            carries exactly the requests a real hour would; after a warm-up, one scaled hour is counted.
+5. baseline #3 stopped; the ASO-like re-PUT loop (bench/baseline.py) for one scaled hour at the same period.
+
+Every count comes from outside the operator: ARM from the emulator's request log (filtered by the client id
+and the benchmark's workspace), Kubernetes from the API server's audit log (the operator's ServiceAccount
+only), CPU and memory from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.baseline import run_baseline
+from bench.kube import BenchCluster, ReadyWatcher, secret_path, start_cluster
+from bench.operator import Operator
+from bench.workload import (
+    LABEL,
+    Item,
+    Workspace,
+    build,
+    connection_objects,
+    create_all,
+    load_examples,
+    secret_objects,
+)
+from wsconn_testbed.emulator.client import EmulatorClient, running_emulator
+
+# ARM's documented per-subscription token buckets (capacity, refill per second), and the operator's
+# client-side defaults (90% of them, docs/configuration.md).
+ARM_BUCKETS = {"reads": (250, 25.0), "writes": (200, 10.0), "deletes": (200, 10.0)}
+OPERATOR_RATE_DEFAULTS = {"READ": 22.5, "WRITE": 9.0, "DELETE": 9.0}
+OPERATOR_WRITE_BURST = 180
+OPERATOR_ARM_CONCURRENCY = 16
+REAL_DRIFT_INTERVAL = 600.0  # the operator's default, which the steady-state phase stands for
+SETTLE_SECONDS = 3.0  # after a phase's goal is reached, late requests (events, status) still belong to it
+STALL_SECONDS = 30.0  # an operator whose reconciled count has not grown for this long is stuck
+NAMESPACES = ["bench-a", "bench-b", "bench-c"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """What to run for one N."""
+
+    size: int
+    scale: int  # time compression of the steady-state and baseline phases
+    rotations: int
+    rotation_pace: float  # seconds between two Secret rotations
+    latency: tuple[float, float]  # ARM latency per call, uniform [min, max] seconds
+
+    @property
+    def drift_interval(self) -> float:
+        """The scaled drift interval (and the baseline's sync period)."""
+        return REAL_DRIFT_INTERVAL / self.scale
+
+    @property
+    def scaled_hour(self) -> float:
+        """How many seconds stand for one hour in the steady-state and baseline phases."""
+        return 3600.0 / self.scale
+
+    @property
+    def warmup(self) -> float:
+        """Time skipped before counting steady state: every resource's first check comes due at once after
+        a restart (lastCheckedTime is old), so the first interval is a burst, not the steady pattern."""
+        return 1.5 * self.drift_interval
+
+    def arm_floor(self) -> float:
+        """ARM's own floor for N writes: one round of latency while the 200-token write bucket covers them,
+        plus (N - 200) / 10 s of refill beyond it."""
+        capacity, rate = ARM_BUCKETS["writes"]
+        return self.latency[1] + max(0.0, (self.size - capacity) / rate)
+
+    def client_floor(self) -> float:
+        """The floor under the operator's own default limits, which it never exceeds by design: its write
+        bucket (180 at 9/s, 90% of ARM's) and 16 ARM requests in flight at the mean latency. The part of
+        the ratio to ARM's floor that is the operator's safety margin, not its overhead."""
+        bucket = self.latency[1] + max(
+            0.0, (self.size - OPERATOR_WRITE_BURST) / OPERATOR_RATE_DEFAULTS["WRITE"]
+        )
+        rounds = math.ceil(self.size / OPERATOR_ARM_CONCURRENCY) * (self.latency[0] + self.latency[1]) / 2
+        return max(bucket, rounds)
+
+
+@dataclass
+class Mark:
+    """A phase boundary: positions in the emulator's and the audit log, and the clock."""
+
+    seq: int
+    audit: int
+    at: float
+    cpu: float = 0.0
+
+
+@dataclass
+class Context:
+    """What every phase needs."""
+
+    plan: SizePlan
+    bench: BenchCluster
+    emulator: EmulatorClient
+    workspace: Workspace
+    items: list[Item]
+    run_id: str
+    work_dir: Path
+    say: Say
+    operator_env: dict[str, str] = field(default_factory=dict)
+    operators: list[Operator] = field(default_factory=list)
+
+    @property
+    def operator_client(self) -> str:
+        """The operator's Azure client id (to tell its requests from the baseline's)."""
+        return self.operator_env["AZURE_CLIENT_ID"]
+
+    def mark(self, operator: Operator | None = None) -> Mark:
+        """Positions now; with an operator, also its CPU seconds so far."""
+        m = Mark(self.emulator.last_seq(), self.bench.audit.mark(), time.time())
+        if operator is not None:
+            m.cpu = operator.stats().cpu_seconds
+        return m
+
+    def arm(self, start: Mark, end: Mark, client_id: str | None = None) -> dict[str, Any]:
+        """ARM requests between two marks on the benchmark's workspace, by one client (default: operator)."""
+        client = client_id or self.operator_client
+        prefix = self.workspace.id.lower()
+        entries = [
+            e
+            for e in self.emulator.requests(since=start.seq)
+            if e["seq"] <= end.seq and e["client_id"] == client and e["path"].lower().startswith(prefix)
+        ]
+        return summarize_arm(entries)
+
+    def start_operator(self, label: str, **extra: str) -> Operator:
+        """Start `wsconn run` with the common environment plus `extra`, and wait until it is healthy."""
+        env = {**self.operator_env, **extra}
+        operator = Operator(env, self.work_dir / f"operator-{label}.log").start()
+        self.operators.append(operator)
+        operator.wait_healthy()
+        return operator
+
+
+def summarize_arm(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reads, writes (issued and applied), throttled answers, and counts by method and status."""
+    by = Counter(f"{e['method']} {e['status']}" for e in entries)
+    return {
+        "requests": len(entries),
+        "reads": sum(1 for e in entries if e["op"] == "reads"),
+        "writes": sum(1 for e in entries if e["op"] == "writes"),
+        "writes_applied": sum(1 for e in entries if e["op"] == "writes" and e["status"] == 200),
+        "throttled": sum(1 for e in entries if e["status"] == 429),
+        "by_method_status": dict(by.most_common()),
+    }
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (inclusive method: interpolates between observed values)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, Any]:
+    """All phases for one N; returns the results (JSON-ready)."""
+    t_begin = time.monotonic()
+    run_id = uuid.uuid4().hex[:8]
+    say(f"N={plan.size}: starting the control plane (with audit log) and the emulator")
+    bench = start_cluster(work_dir / "cluster", repo, NAMESPACES)
+    result: dict[str, Any] = {"n": plan.size, "plan": {**asdict(plan), "latency": list(plan.latency)}}
+    ctx: Context | None = None
+    try:
+        with running_emulator(work_dir / "emulator-run") as (_, emulator):
+            workspace = Workspace(str(uuid.uuid4()), "rg-bench", "ws-bench")
+            emulator.add_workspace(workspace.subscription, workspace.resource_group, workspace.name)
+            # ARM-like latency on every ARM call, and ARM's real buckets (explicitly: the default, restated).
+            emulator.faults([{"latency": list(plan.latency)}], seed=plan.size)
+            emulator.admin("PUT", "throttle", _limits(1))
+            items = build(load_examples(repo), plan.size, NAMESPACES, workspace, run_id)
+            ctx = Context(plan, bench, emulator, workspace, items, run_id, work_dir, say)
+            ctx.operator_env = {
+                **emulator.operator_env(),
+                "KUBECONFIG": str(bench.operator_kubeconfig),
+                "WSCONN_NAMESPACES": ",".join(NAMESPACES),
+                "WSCONN_LOG_LEVEL": "info",
+            }
+            # Secrets exist before the clock starts, as when a GitOps tool applies them first.
+            create_all(bench.kube, secret_objects(items))
+            result["control_plane"] = {
+                "version": bench.plane.version,
+                "startup_seconds": round(bench.plane.startup_seconds, 2),
+            }
+            result["workload"] = _describe_workload(items)
+            first = ctx.start_operator("1-create")
+            result["create"] = phase_create(ctx, first)
+            second = phase_restart(ctx, first, result)
+            result["rotation"] = phase_rotation(ctx, second)
+            _stop(ctx, second, "2-restart+rotation", result)
+            result["steady"] = phase_steady(ctx, result)
+            result["baseline"] = phase_baseline(ctx)
+    finally:
+        if ctx is not None:
+            for operator in ctx.operators:
+                operator.stop()
+        bench.stop()
+    result["checks"] = _checks(plan, result)
+    result["wall_seconds"] = round(time.monotonic() - t_begin, 1)
+    return result
+
+
+def _limits(scale: float) -> dict[str, Any]:
+    """The emulator's throttle settings: ARM's capacities, refill rates times `scale`."""
+    limits: dict[str, Any] = {op: {"capacity": c, "rate": r * scale} for op, (c, r) in ARM_BUCKETS.items()}
+    limits["enabled"] = True
+    return limits
+
+
+def _describe_workload(items: list[Item]) -> dict[str, Any]:
+    return {
+        "namespaces": dict(sorted(Counter(i.namespace for i in items).items())),
+        "auth_types": dict(sorted(Counter(i.auth_type for i in items).items())),
+        "api_versions": dict(sorted(Counter(i.api_version for i in items).items())),
+        "secrets": sum(len(i.secrets) for i in items),
+        "with_secrets": sum(1 for i in items if i.secrets),
+    }
+
+
+def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
+    """Submit N connections with the operator running; time until all are Ready."""
+    plan = ctx.plan
+    ctx.say(f"N={plan.size}: create: submitting {plan.size} WorkspaceConnections")
+    watcher = ReadyWatcher(ctx.bench.kube, f"{LABEL}={ctx.run_id}")
+    watcher.start()
+    start = ctx.mark(operator)
+    create_all(ctx.bench.kube, connection_objects(ctx.items))
+    submitted = time.time()
+    timeout = 3 * plan.arm_floor() + 180
+    all_ready = watcher.wait_count(plan.size, timeout)
+    watcher.stop()
+    ready_times = sorted(watcher.ready_at.values())
+    last_ready = ready_times[-1] if ready_times else time.time()
+    time.sleep(SETTLE_SECONDS)
+    end = ctx.mark(operator)
+    arm = ctx.arm(start, end)
+    puts = [
+        e
+        for e in ctx.emulator.requests(since=start.seq)
+        if e["seq"] <= end.seq and e["method"] == "PUT" and e["client_id"] == ctx.operator_client
+    ]
+    last_put = max((_epoch(e["time"]) for e in puts), default=start.at)
+    elapsed = last_ready - start.at
+    stored = len(ctx.emulator.connections(prefix=ctx.workspace.id))
+    ctx.say(
+        f"N={plan.size}: create: {len(ready_times)}/{plan.size} Ready in {elapsed:.1f}s "
+        f"(ARM floor {plan.arm_floor():.1f}s), {arm['writes_applied']} PUTs, {arm['reads']} reads"
+    )
+    return {
+        "all_ready": all_ready,
+        "ready": len(ready_times),
+        "submit_seconds": round(submitted - start.at, 2),
+        "time_to_all_ready_seconds": round(elapsed, 2),
+        "time_to_half_ready_seconds": round(ready_times[len(ready_times) // 2] - start.at, 2)
+        if ready_times
+        else None,
+        "last_put_seconds": round(last_put - start.at, 2),
+        "arm_floor_seconds": round(plan.arm_floor(), 2),
+        "ratio_to_arm_floor": round(elapsed / plan.arm_floor(), 2),
+        "client_bucket_floor_seconds": round(plan.client_floor(), 2),
+        "arm": arm,
+        "connections_in_arm": stored,
+        "kubernetes": ctx.bench.audit.summary(start.audit, end.audit),
+        "cpu_seconds": round(end.cpu - start.cpu, 2),
+    }
+
+
+def phase_restart(ctx: Context, first: Operator, result: dict[str, Any]) -> Operator:
+    """Stop operator #1, start #2 with the same settings, measure until it has settled.
+
+    An operator that stops making progress before every resource is re-examined fails the run for this N
+    (the first run of this harness found such a deadlock: docs/configuration.md, nolar/kopf#1243).
+    """
+    plan = ctx.plan
+    _stop(ctx, first, "1-create", result)
+    ctx.say(f"N={plan.size}: restart: SIGTERM sent, starting a new operator process")
+    start = ctx.mark()
+    second = ctx.start_operator("2-restart")
+    healthy = time.time()
+    settled = second.wait_settled(plan.size, timeout=300 + plan.size * 0.5, stall=STALL_SECONDS)
+    if settled is None:
+        raise RuntimeError(
+            f"restart: {second.ready_resources()} of {plan.size} resources re-examined, then no progress "
+            f"for {STALL_SECONDS:g}s"
+        )
+    time.sleep(SETTLE_SECONDS)
+    end = ctx.mark(second)
+    arm = ctx.arm(start, end)
+    elapsed = settled - second.started_at
+    ctx.say(f"N={plan.size}: restart: settled {elapsed:.1f}s after start, {arm['writes']} ARM writes")
+    result["restart"] = dict(
+        time_to_healthy_seconds=round(healthy - second.started_at, 2),
+        time_to_settled_seconds=round(elapsed, 2),
+        arm=arm,
+        kubernetes=ctx.bench.audit.summary(start.audit, end.audit),
+        cpu_seconds=round(end.cpu, 2),  # the whole new process so far: start-up included
+    )
+    return second
+
+
+def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
+    """Change one Secret value at a time; latency from the patch to the PUT that carries it."""
+    plan = ctx.plan
+    candidates = [i for i in ctx.items if i.secrets]
+    step = max(1, len(candidates) // plan.rotations)
+    chosen = [candidates[(k * step) % len(candidates)] for k in range(plan.rotations)]
+    ctx.say(f"N={plan.size}: rotation: {len(chosen)} Secret changes, one every {plan.rotation_pace}s")
+    start = ctx.mark(operator)
+    fired: list[tuple[Item, float]] = []
+    for item in chosen:
+        secret = item.secrets[0]
+        key = sorted(secret["stringData"])[0]
+        value = f"{key}-rotated-{uuid.uuid4().hex}"
+        secret["stringData"][key] = value  # the workload's view stays current (the baseline sends it)
+        path = secret_path(item.namespace, secret["metadata"]["name"])
+        at = time.time()
+        ctx.bench.kube.merge_patch(path, {"stringData": {key: value}})
+        fired.append((item, at))
+        time.sleep(plan.rotation_pace)
+    latencies = _rotation_latencies(ctx, start, fired, timeout=60.0)
+    time.sleep(SETTLE_SECONDS)
+    end = ctx.mark(operator)
+    arm = ctx.arm(start, end)
+    found = [v for v in latencies if v is not None]
+    out: dict[str, Any] = {
+        "rotations": len(fired),
+        "observed": len(found),
+        "pace_seconds": plan.rotation_pace,
+        "arm": arm,
+        "kubernetes": ctx.bench.audit.summary(start.audit, end.audit),
+        "cpu_seconds": round(end.cpu - start.cpu, 2),
+    }
+    if found:
+        out.update(
+            p50_seconds=round(percentile(found, 50), 3),
+            p95_seconds=round(percentile(found, 95), 3),
+            p99_seconds=round(percentile(found, 99), 3),
+            min_seconds=round(min(found), 3),
+            max_seconds=round(max(found), 3),
+            mean_seconds=round(statistics.fmean(found), 3),
+        )
+        ctx.say(
+            f"N={plan.size}: rotation: p50 {out['p50_seconds']}s p95 {out['p95_seconds']}s "
+            f"p99 {out['p99_seconds']}s ({len(found)}/{len(fired)} observed)"
+        )
+    return out
+
+
+def _rotation_latencies(
+    ctx: Context, start: Mark, fired: list[tuple[Item, float]], timeout: float
+) -> list[float | None]:
+    """For each rotation in order, seconds from its patch to the first later successful PUT of its connection
+    not already matched to an earlier rotation (the quick run rotates some Secrets twice)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        puts = [
+            e
+            for e in ctx.emulator.requests(since=start.seq)
+            if e["method"] == "PUT" and e["status"] == 200 and e["client_id"] == ctx.operator_client
+        ]
+        used: set[int] = set()
+        out: list[float | None] = []
+        for item, at in fired:
+            suffix = f"/connections/{item.name}".lower()
+            match = next(
+                (
+                    e
+                    for e in puts
+                    if e["seq"] not in used and e["path"].lower().endswith(suffix) and _epoch(e["time"]) >= at
+                ),
+                None,
+            )
+            if match is not None:
+                used.add(match["seq"])
+            out.append(_epoch(match["time"]) - at if match is not None else None)
+        if all(v is not None for v in out) or time.monotonic() > deadline:
+            return out
+        time.sleep(0.5)
+
+
+def phase_steady(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    """One scaled hour of steady state with the scaled drift interval."""
+    plan = ctx.plan
+    scale = plan.scale
+    ctx.emulator.admin("PUT", "throttle", _limits(scale))
+    ctx.say(
+        f"N={plan.size}: steady: drift interval {plan.drift_interval:g}s standing for {REAL_DRIFT_INTERVAL:g}s "
+        f"(x{scale}); warm-up {plan.warmup:g}s, then one scaled hour ({plan.scaled_hour:g}s)"
+    )
+    third = ctx.start_operator(
+        "3-steady",
+        WSCONN_DRIFT_INTERVAL=f"{plan.drift_interval:g}",
+        WSCONN_ARM_READ_RATE=f"{OPERATOR_RATE_DEFAULTS['READ'] * scale:g}",
+        WSCONN_ARM_WRITE_RATE=f"{OPERATOR_RATE_DEFAULTS['WRITE'] * scale:g}",
+        WSCONN_ARM_DELETE_RATE=f"{OPERATOR_RATE_DEFAULTS['DELETE'] * scale:g}",
+    )
+    if third.wait_settled(plan.size, timeout=300 + plan.size * 0.5, stall=STALL_SECONDS) is None:
+        raise RuntimeError("the steady-state operator did not settle")
+    time.sleep(plan.warmup)
+    start = ctx.mark(third)
+    time.sleep(plan.scaled_hour)
+    end = ctx.mark(third)
+    arm = ctx.arm(start, end)
+    kube = ctx.bench.audit.summary(start.audit, end.audit)
+    hours = (end.at - start.at) / plan.scaled_hour  # 1.0 up to the marks' own overhead
+    n = plan.size
+    out = {
+        "scale": scale,
+        "drift_interval_seconds": plan.drift_interval,
+        "scaled_hour_seconds": plan.scaled_hour,
+        "window_seconds": round(end.at - start.at, 2),
+        "arm": arm,
+        "arm_reads_per_resource_hour": round(arm["reads"] / n / hours, 2),
+        "arm_writes_per_resource_hour": round(arm["writes"] / n / hours, 3),
+        "kubernetes": kube,
+        "kube_requests_per_resource_hour": round(kube["requests"] / n / hours, 2),
+        "kube_writes_per_resource_hour": round(kube["writes"] / n / hours, 2),
+        "cpu_seconds_per_scaled_hour": round((end.cpu - start.cpu) / hours, 2),
+    }
+    ctx.say(
+        f"N={plan.size}: steady: {out['arm_reads_per_resource_hour']} ARM reads and "
+        f"{out['arm_writes_per_resource_hour']} writes per resource per hour"
+    )
+    _stop(ctx, third, "3-steady", result)
+    return out
+
+
+def phase_baseline(ctx: Context) -> dict[str, Any]:
+    """The ASO-like re-PUT loop for one scaled hour at the same period, with the same scaled buckets."""
+    plan = ctx.plan
+    ctx.say(
+        f"N={plan.size}: baseline: re-PUT every resource every {plan.drift_interval:g}s for {plan.scaled_hour:g}s"
+    )
+    start = ctx.mark()
+    report = asyncio.run(
+        run_baseline(ctx.emulator, ctx.items, period=plan.drift_interval, duration=plan.scaled_hour)
+    )
+    end = ctx.mark()
+    arm = ctx.arm(start, end, client_id=report.client_id)
+    n = plan.size
+    out = {
+        "policy": "PUT the full body then GET it, for every resource, every sync period (ASO v2's reconcile)",
+        "sync_period_seconds": plan.drift_interval,
+        "stands_for_sync_period_seconds": REAL_DRIFT_INTERVAL,
+        "window_seconds": round(plan.scaled_hour, 2),
+        "arm": arm,
+        "arm_writes_per_resource_hour": round(arm["writes_applied"] / n, 2),
+        "arm_reads_per_resource_hour": round(arm["reads"] / n, 2),
+        "syncs": report.syncs_started,
+        "failed_syncs": report.syncs_failed,
+        "max_lag_seconds": round(report.max_lag_seconds, 3),
+        "aso_default_sync_writes_per_resource_hour": 1.0,
+    }
+    ctx.say(
+        f"N={plan.size}: baseline: {out['arm_writes_per_resource_hour']} ARM writes per resource per hour"
+    )
+    return out
+
+
+def _stop(ctx: Context, operator: Operator, label: str, result: dict[str, Any]) -> None:
+    """SIGTERM an operator and keep its final CPU and peak memory."""
+    code = operator.stop()
+    stats = operator.last_stats
+    result.setdefault("operators", {})[label] = {
+        "exit_code": code,
+        "cpu_seconds": round(stats.cpu_seconds, 2) if stats else None,
+        "peak_rss_mib": round(stats.peak_rss_mib, 1) if stats else None,
+        "threads": stats.threads if stats else None,
+    }
+
+
+def _checks(plan: SizePlan, result: dict[str, Any]) -> dict[str, bool]:
+    """The invariants the issue asks for, each true or false."""
+    create, restart, steady = result.get("create", {}), result.get("restart", {}), result.get("steady", {})
+    rotation, baseline = result.get("rotation", {}), result.get("baseline", {})
+    return {
+        "all_ready": bool(create.get("all_ready")),
+        "create_writes_equal_n": create.get("arm", {}).get("writes") == plan.size
+        and create.get("arm", {}).get("writes_applied") == plan.size,
+        "connections_in_arm_equal_n": create.get("connections_in_arm") == plan.size,
+        "restart_writes_zero": restart.get("arm", {}).get("writes") == 0,
+        "restart_kube_writes_zero": restart.get("kubernetes", {}).get("writes") == 0,
+        "steady_writes_zero": steady.get("arm", {}).get("writes") == 0,
+        "rotations_all_observed": rotation.get("observed") == rotation.get("rotations"),
+        "baseline_no_failed_syncs": baseline.get("failed_syncs") == 0,
+        "operators_exit_zero": all(o.get("exit_code") == 0 for o in result.get("operators", {}).values()),
+    }
+
+
+def _epoch(iso: str) -> float:
+    """The emulator's log time (ISO 8601, UTC, 'Z') as seconds since the epoch."""
+    return dt.datetime.fromisoformat(iso).timestamp()

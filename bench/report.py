@@ -1,0 +1,222 @@
+"""Results: the machine's description, the JSON file and the markdown table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from wsconn_testbed.controlplane import ControlPlaneError, find_binaries
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: they only mean something next to this."""
+    cpu_model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {
+        "nproc": _command(["nproc"]) or str(os.cpu_count()),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "cpu_model": cpu_model or platform.processor(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "kube_apiserver": _binary_version("kube-apiserver"),
+        "etcd": _binary_version("etcd"),
+        "kopf": _package_version("kopf"),
+        "operator": _package_version("azureml-wsconn-operator"),
+    }
+
+
+def _command(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    except OSError:
+        return ""
+    return done.stdout.strip()
+
+
+def _binary_version(name: str) -> str:
+    try:
+        binary = find_binaries() / name
+    except ControlPlaneError:
+        return ""
+    if not binary.exists():
+        return ""
+    # "Kubernetes v1.36.3" / "etcd Version: 3.4.23": keep the name and the version only.
+    first = (_command([str(binary), "--version"]).splitlines() or [""])[0]
+    return f"{name} {first.split()[-1]}" if first else ""
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def write(results: dict[str, Any], out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write <stem>.json and <stem>.md into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{stem}.json"
+    md_path = out_dir / f"{stem}.md"
+    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    md_path.write_text(markdown(results, json_path.name))
+    return json_path, md_path
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "**NO**"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
+    """(figure, value) rows for one N."""
+    n = int(size["n"])
+
+    def g(path: str) -> Any:
+        return _get(size, path)
+
+    ops = size.get("operators") or {}
+    peak = max((o.get("peak_rss_mib") or 0 for o in ops.values()), default=None)
+    create_kube = g("create.kubernetes.requests")
+    rot_kube, rot_count = g("rotation.kubernetes.requests"), g("rotation.rotations") or 0
+    steady_writes = g("steady.arm.writes")
+    baseline_w = g("baseline.arm_writes_per_resource_hour")
+    return [
+        ("**Create** N: time until every resource is Ready (s)", _fmt(g("create.time_to_all_ready_seconds"))),
+        ("ARM's floor for N writes (s)", _fmt(g("create.arm_floor_seconds"))),
+        ("Ratio to ARM's floor", _fmt(g("create.ratio_to_arm_floor"))),
+        (
+            "Floor under the operator's own limits: 16 in flight, writes 180 at 9/s (s)",
+            _fmt(g("create.client_bucket_floor_seconds")),
+        ),
+        ("Submission of the N objects took (s)", _fmt(g("create.submit_seconds"))),
+        ("Last ARM PUT answered at (s)", _fmt(g("create.last_put_seconds"))),
+        (f"ARM writes during create (must be {n:,})", _fmt(g("create.arm.writes"))),
+        ("ARM reads during create", _fmt(g("create.arm.reads"))),
+        ("ARM 429 answers during create", _fmt(g("create.arm.throttled"))),
+        (
+            "Kubernetes API requests per resource, create",
+            _fmt(create_kube / n if create_kube is not None else None),
+        ),
+        (
+            "**Restart**: time from process start until every resource is re-examined (s)",
+            _fmt(g("restart.time_to_settled_seconds")),
+        ),
+        ("ARM writes after restart (must be 0)", _fmt(g("restart.arm.writes"))),
+        ("ARM reads after restart", _fmt(g("restart.arm.reads"))),
+        (
+            "Kubernetes API requests after restart (of which writes)",
+            f"{_fmt(g('restart.kubernetes.requests'))} ({_fmt(g('restart.kubernetes.writes'))})",
+        ),
+        ("**Steady state**: ARM reads per resource per hour", _fmt(g("steady.arm_reads_per_resource_hour"))),
+        ("ARM writes per resource per hour", _fmt(g("steady.arm_writes_per_resource_hour"))),
+        (
+            "Kubernetes API requests per resource per hour (of which writes)",
+            f"{_fmt(g('steady.kube_requests_per_resource_hour'))} ({_fmt(g('steady.kube_writes_per_resource_hour'))})",
+        ),
+        ("ARM writes per hour, all N resources", _fmt(steady_writes)),
+        ("**Baseline** (re-PUT every sync): ARM writes per resource per hour", _fmt(baseline_w)),
+        ("Baseline: ARM writes per hour, all N resources", _fmt(g("baseline.arm.writes_applied"))),
+        ("Baseline: ARM reads per resource per hour", _fmt(g("baseline.arm_reads_per_resource_hour"))),
+        (
+            "**Secret rotation** latency p50 / p95 / p99 (s)",
+            f"{_fmt(g('rotation.p50_seconds'))} / {_fmt(g('rotation.p95_seconds'))} / {_fmt(g('rotation.p99_seconds'))}",
+        ),
+        ("Rotations measured", f"{_fmt(g('rotation.observed'))} of {_fmt(rot_count)}"),
+        (
+            "Kubernetes API requests per rotation",
+            _fmt(rot_kube / rot_count if rot_kube is not None and rot_count else None),
+        ),
+        ("**Operator** peak RSS, highest of its processes (MiB)", _fmt(peak)),
+        ("CPU seconds: create phase", _fmt(g("create.cpu_seconds"))),
+        ("CPU seconds: restarted process until settled", _fmt(g("restart.cpu_seconds"))),
+        ("CPU seconds per scaled hour of steady state", _fmt(g("steady.cpu_seconds_per_scaled_hour"))),
+        (
+            "Time scale of steady state and baseline",
+            f"x{_fmt(g('steady.scale'))}: {_fmt(g('steady.drift_interval_seconds'))} s drift, hour = {_fmt(g('steady.scaled_hour_seconds'))} s",
+        ),
+        ("Wall time for this N (s)", _fmt(size.get("wall_seconds"))),
+    ]
+
+
+def markdown(results: dict[str, Any], json_name: str) -> str:
+    """The results as a markdown page: table, checks, machine, settings."""
+    sizes: list[dict[str, Any]] = results["sizes"]
+    lines = [
+        f"# wsconn benchmark, {results['date']}",
+        "",
+        f"Command: `{results['command']}` ({results['wall_seconds']:.0f} s wall time). "
+        f"Raw figures: [{json_name}]({json_name}). What each figure means: [bench/README.md](../README.md).",
+        "",
+    ]
+    if sizes:
+        rows = [_rows(s) for s in sizes]
+        lines.append("| Figure | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
+        lines.append("|---|" + "---:|" * len(sizes))
+        for i, (label, _) in enumerate(rows[0]):
+            lines.append(f"| {label} | " + " | ".join(r[i][1] for r in rows) + " |")
+        lines += ["", "## Checks", ""]
+        lines.append("| Check | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
+        lines.append("|---|" + "---:|" * len(sizes))
+        for check in sizes[0].get("checks", {}):
+            lines.append(
+                f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
+            )
+    if results.get("errors"):
+        lines += ["", "## Errors", ""]
+        lines += [f"- N = {e['n']}: {e['error']}" for e in results["errors"]]
+    m = results["machine"]
+    lines += [
+        "",
+        "## Machine",
+        "",
+        f"- CPUs (`nproc`): {m['nproc']}; memory: {m['memory_gib']} GiB; CPU: {m['cpu_model']}",
+        f"- Linux {m['kernel']}; Python {m['python']}; Kopf {m['kopf']}; operator {m['operator']}",
+        f"- {m['kube_apiserver']}, {m['etcd']}, kube-controller-manager, on loopback; every "
+        "component (etcd, API server, controller-manager, emulator, operator, the harness) shares these CPUs",
+        "",
+        "## Settings",
+        "",
+    ]
+    s = results["settings"]
+    lines += [
+        f"- ARM emulator: latency uniform {s['latency'][0]}-{s['latency'][1]} s per call; ARM's buckets per "
+        "subscription (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one workspace in one "
+        "subscription for all N.",
+        "- Workload: examples/ (12 authTypes, 9 with Secrets) round-robin, in 3 namespaces; each connection "
+        "has Secrets of its own; Secrets exist before the clock starts.",
+        "- Operator: `wsconn run` as the ServiceAccount of deploy/install.yaml (its ClusterRole), default "
+        "settings (50 workers, 16 ARM requests in flight, client buckets at 90% of ARM's), log level info.",
+        "- Steady state and baseline run in scaled time: drift interval (and the baseline's sync period) "
+        "600 s / scale, ARM refill rates (emulator and operator) x scale, one hour = 3600 s / scale; so a "
+        "scaled hour carries the requests of a real hour. Per-hour figures are per real hour.",
+        "- Baseline: " + s["baseline"],
+    ]
+    return "\n".join(lines) + "\n"
