@@ -6,8 +6,8 @@ Triggers:
 - a change of a Secret it references -> an annotation on the resource (TRIGGER_ANNOTATION) carrying the
   Secret's version, which Kopf sees as an update: retries and per-object serialisation stay Kopf's. The
   Secret itself is never written to, patched or annotated;
-- a timer -> a drift check, only when due and only for Ready resources (failures are retried by Kopf's
-  own retry of the change handler, stalled resources wait for a change).
+- a timer -> a drift check, only when due and only for Ready resources; a check that fails sets the trigger
+  annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.core.conditions import is_ready
 from wsconn.logs import object_logger
 from wsconn.metrics import RECONCILES, SECRET_TRIGGERS, ReadyTracker
-from wsconn.reconciler import STATUS_FIELDS, ObjectView, Result
+from wsconn.reconciler import STATUS_FIELDS, ObjectView, Result, format_time, utcnow
 from wsconn.settings import Settings
 
 log = logging.getLogger("wsconn.handlers")
@@ -158,6 +158,10 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
                 return
             result = await memo.reconciler.reconcile(obj, log=object_logger(logger))
             _report(body, obj, patch, result, tracker)
+            if result.retry_after is not None:
+                # The timer skips resources that are not Ready, so a failed check is handed to the change
+                # handler, which owns retries and their backoff: the same trigger a Secret change uses.
+                patch.metadata.annotations[TRIGGER_ANNOTATION] = f"drift-retry@{format_time(utcnow())}"
 
     @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
     async def delete(

@@ -128,3 +128,38 @@ def test_deep_check_restores_credentials_changed_out_of_band(
         timeout=INTERVAL * 4,
         what="credentials put back",
     )
+
+
+def test_a_drift_check_that_fails_transiently_is_retried_until_ready(
+    start_operator: Callable[..., OperatorProcess],
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    # The drift timer runs only for Ready resources; a check that ends in Reconciling must still be retried
+    # (by the change handler, with Kopf's backoff) instead of leaving the resource Reconciling for good.
+    start_operator(WSCONN_DRIFT_INTERVAL=str(INTERVAL))
+    _apply(kubectl, namespace, workspace, ["unlucky"])
+    wait_condition(kube, namespace, "unlucky")
+    # Three answers are all the in-call retries of one pass: the check itself fails.
+    emulator.faults(
+        [{"methods": ["GET"], "path_contains": "/unlucky", "error_rate": 1.0, "statuses": [503], "count": 3}]
+    )
+    since = emulator.last_seq()
+
+    def unlucky_gets() -> list[int]:
+        return [
+            e["status"]
+            for e in emulator.requests(since)
+            if e["method"] == "GET" and e["path"].endswith("/unlucky")
+        ]
+
+    wait_for(lambda: 200 in unlucky_gets(), timeout=INTERVAL * 4 + 30, what="a GET after the failed check")
+    assert unlucky_gets()[:4] == [503, 503, 503, 200]
+    wait_condition(kube, namespace, "unlucky")
+    events = client.CoreV1Api(kube).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=unlucky"
+    )
+    assert "AzureUnavailable" in {e.reason for e in events.items}, "the failed check was reported"
