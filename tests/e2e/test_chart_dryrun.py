@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from tests.chart.tools import CHART, helm, render
 from tests.chart.value_sets import NEEDS_FOREIGN_CRDS, value_sets
@@ -297,6 +299,30 @@ def service_account_kubeconfig(kubectl: Kubectl, namespace: str, name: str, path
     return path
 
 
+def assert_refused_with_the_token(kubeconfig: Path, secret: str, watched: str, unwatched: str) -> None:
+    """With the operator's own token, what it must not do is refused by the API server (403): reading
+    Secrets outside the watched namespaces, and writing any Secret, even one it reads."""
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    core = client.CoreV1Api(client.ApiClient(configuration))
+    assert core.read_namespaced_secret(secret, watched).data, "reads what it needs"
+    attempts: dict[str, Callable[[], Any]] = {
+        "read a Secret in an unwatched namespace": lambda: core.read_namespaced_secret(secret, unwatched),
+        "list Secrets cluster-wide": core.list_secret_for_all_namespaces,
+        "create a Secret": lambda: core.create_namespaced_secret(
+            watched, client.V1Secret(metadata=client.V1ObjectMeta(name="planted"), string_data={"k": "v"})
+        ),
+        "patch a Secret it reads": lambda: core.patch_namespaced_secret(
+            secret, watched, {"metadata": {"annotations": {"touched": "yes"}}}
+        ),
+        "delete a Secret": lambda: core.delete_namespaced_secret(secret, watched),
+    }
+    for what, attempt in attempts.items():
+        with pytest.raises(ApiException) as refused:
+            attempt()
+        assert refused.value.status == 403, f"{what}: {refused.value.status}"
+
+
 def test_operator_runs_under_the_chart_rbac_with_peering(
     kubectl: Kubectl,
     cluster: Cluster,
@@ -333,11 +359,10 @@ def test_operator_runs_under_the_chart_rbac_with_peering(
             if "value" in e
         }
         closed = "https://127.0.0.1:9"
+        sa_kubeconfig = service_account_kubeconfig(kubectl, release_ns, fullname, tmp_path / "sa.kubeconfig")
         operator_env = {
             **chart_env,
-            "KUBECONFIG": str(
-                service_account_kubeconfig(kubectl, release_ns, fullname, tmp_path / "sa.kubeconfig")
-            ),
+            "KUBECONFIG": str(sa_kubeconfig),
             "AZURE_RESOURCE_MANAGER_ENDPOINT": closed,
             "AZURE_AUTHORITY_HOST": closed,
             "AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000000",
@@ -364,6 +389,8 @@ def test_operator_runs_under_the_chart_rbac_with_peering(
         assert unwatched["metadata"].get("finalizers") is None
         # Kopf and the kubernetes client both name a 403 "Forbidden" (a bare "403" could be a timestamp).
         assert "Forbidden" not in operator.logs()
+        secret = next(d for d in yaml.safe_load_all(manifest) if d and d["kind"] == "Secret")
+        assert_refused_with_the_token(sa_kubeconfig, secret["metadata"]["name"], watched_a, release_ns)
     finally:
         if operator is not None:
             operator.stop()
