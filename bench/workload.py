@@ -15,23 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.e2e.amlconn import expected_credentials, expected_properties
 
 from bench.kube import Kube, connection_path, secret_path
 
 LABEL = "bench.wsconn.dev/run"
 DEFAULT_API_VERSION = "2025-06-01"  # the operator's default for specs without azureApiVersion
-# The spec fields that are ARM properties under the same name (docs/crd.md); credentials are separate.
-_PROPERTY_FIELDS = (
-    "authType",
-    "category",
-    "target",
-    "metadata",
-    "isSharedToAll",
-    "sharedUserList",
-    "expiryTime",
-    "value",
-    "valueFormat",
-)
 
 
 @dataclass(frozen=True)
@@ -87,18 +76,8 @@ class Item:
     def arm_body(self) -> dict[str, Any]:
         """The PUT body the spec and its Secrets stand for: non-secret properties plus credentials
         resolved from the Secret values this harness generated (what ASO would send on every sync)."""
-        spec = self.connection["spec"]
-        props = {k: copy.deepcopy(spec[k]) for k in _PROPERTY_FIELDS if k in spec}
-        values = {s["metadata"]["name"]: dict(s.get("stringData") or {}) for s in self.secrets}
-        credentials: dict[str, Any] = {}
-        for name, source in (spec.get("credentials") or {}).items():
-            if "value" in source:
-                credentials[name] = source["value"]
-            elif "secretKeyRef" in source:
-                ref = source["secretKeyRef"]
-                credentials[name] = values[ref["name"]][ref["key"]]
-            else:  # secretRef: every key of the Secret (CustomKeys)
-                credentials[name] = dict(values[source["secretRef"]["name"]])
+        props = copy.deepcopy(expected_properties(self.connection))
+        credentials = expected_credentials([*self.secrets, self.connection])
         if credentials:
             props["credentials"] = credentials
         return {"properties": props}
