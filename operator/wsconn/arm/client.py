@@ -11,13 +11,12 @@ for minutes. Accepted status codes per operation are data, from the contract (CO
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -165,7 +164,7 @@ class ArmClient:
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            async with self._admitted(subscription, op) as waited:
+            async with self._throttle.admitted(subscription, op, self._slots) as waited:
                 inline_wait += waited
                 log.debug(
                     "ARM %s %s sending (client request id %s, attempt %d)",
@@ -234,23 +233,6 @@ class ArmClient:
             )
         except httpx.TransportError as exc:
             return exc
-
-    @contextlib.asynccontextmanager
-    async def _admitted(self, subscription: str, op: OpClass) -> AsyncIterator[float]:
-        """A token from the bucket, then a connection slot; yields the seconds waited for tokens.
-
-        A 429 that drains the bucket while the caller waits for a slot sends it back for a new token, so
-        no request starts inside a Retry-After window this process knows of.
-        """
-        bucket = self._throttle.bucket(subscription, op)
-        waited = 0.0
-        while True:
-            waited += await self._throttle.acquire(subscription, op)
-            drains = bucket.drains
-            async with self._slots:
-                if bucket.drains == drains:
-                    yield waited
-                    return
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = self._retry.base_delay * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter

@@ -10,8 +10,9 @@ A 429 from ARM drains the bucket for Retry-After, so every worker backs off, not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,10 +88,18 @@ class Throttle:
         return self._buckets[key]
 
     async def acquire(self, subscription: str, op: OpClass) -> float:
-        """Wait for a token; returns the seconds waited.
+        """Wait for a token; returns the seconds waited."""
+        async with self.admitted(subscription, op) as waited:
+            return waited
+
+    @contextlib.asynccontextmanager
+    async def admitted(
+        self, subscription: str, op: OpClass, slots: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[float]:
+        """A token, then one of `slots` when given, held for the block; yields the seconds waited for tokens.
 
         A reservation handed out before a 429 would fire inside ARM's Retry-After window; so a caller whose
-        wait spanned a drain queues again behind it instead of sending.
+        wait for its token or for a slot spanned a drain queues again behind it instead of sending.
         """
         bucket = self.bucket(subscription, op)
         waited = 0.0
@@ -100,5 +109,7 @@ class Throttle:
             if delay > 0:
                 await asyncio.sleep(delay)
                 waited += delay
-            if bucket.drains == drains:
-                return waited
+            async with slots or contextlib.nullcontext():
+                if bucket.drains == drains:
+                    yield waited
+                    return
