@@ -202,7 +202,7 @@ class Reconciler:
         arm: ArmClient,
         secrets: SecretReader,
         config: ReconcileConfig,
-        workers: int = 50,
+        workers: int,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._arm = arm
