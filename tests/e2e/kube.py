@@ -63,8 +63,13 @@ def find_kubectl() -> str:
 
 def api_client(cluster: Cluster) -> client.ApiClient:
     """A Kubernetes API client for the cluster's kubeconfig."""
+    return kubeconfig_client(cluster.kubeconfig)
+
+
+def kubeconfig_client(kubeconfig: Path) -> client.ApiClient:
+    """A Kubernetes API client for a kubeconfig file (the cluster's, or one holding another identity)."""
     configuration = client.Configuration()
-    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=configuration)
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
     return client.ApiClient(configuration)
 
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.chart.tools import CHART, helm, render
 from tests.chart.value_sets import NEEDS_FOREIGN_CRDS, value_sets
 from tests.e2e.conftest import repo_root
-from tests.e2e.kube import Kubectl, wait_for
+from tests.e2e.kube import Kubectl, kubeconfig_client, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.controlplane import Cluster
 
@@ -302,9 +302,7 @@ def service_account_kubeconfig(kubectl: Kubectl, namespace: str, name: str, path
 def assert_refused_with_the_token(kubeconfig: Path, secret: str, watched: str, unwatched: str) -> None:
     """With the operator's own token, what it must not do is refused by the API server (403): reading
     Secrets outside the watched namespaces, and writing any Secret, even one it reads."""
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
-    core = client.CoreV1Api(client.ApiClient(configuration))
+    core = client.CoreV1Api(kubeconfig_client(kubeconfig))
     assert core.read_namespaced_secret(secret, watched).data, "reads what it needs"
     attempts: dict[str, Callable[[], Any]] = {
         "read a Secret in an unwatched namespace": lambda: core.read_namespaced_secret(secret, unwatched),
