@@ -24,7 +24,13 @@ from typing import Any
 import httpx
 import yaml
 
-from wsconn_testbed.controlplane import Cluster, LocalControlPlane, find_binaries, write_kubeconfig
+from wsconn_testbed.controlplane import (
+    Cluster,
+    LocalControlPlane,
+    crd_established,
+    find_binaries,
+    write_kubeconfig,
+)
 
 GROUP, VERSION, PLURAL = "azureml.dev", "v1alpha1", "workspaceconnections"
 OPERATOR_NAMESPACE = "wsconn-system"
@@ -84,12 +90,11 @@ class Kube:
         )
 
     def wait_crd_established(self, name: str, timeout: float = 60.0) -> None:
-        """Poll until the CRD reports Established (kubectl wait races a brand-new CRD)."""
+        """Poll until the CRD reports Established (see crd_established)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             crd = self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-            conditions = (crd.get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+            if crd_established(crd):
                 return
             time.sleep(0.2)
         raise RuntimeError(f"CRD {name} not Established after {timeout}s")

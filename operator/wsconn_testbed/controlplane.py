@@ -22,10 +22,11 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -81,6 +82,16 @@ def existing_cluster() -> Cluster:
     context = next(c["context"] for c in config["contexts"] if c["name"] == current)
     cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
     return Cluster(kubeconfig=path, server=cluster["server"])
+
+
+def crd_established(crd: Mapping[str, Any]) -> bool:
+    """Whether a CustomResourceDefinition object reports Established=True.
+
+    Poll on this after creating a CRD: `kubectl wait --for=condition=Established` fails outright while a
+    brand-new CRD has no conditions yet, which made the demo and the tests flaky.
+    """
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def free_port() -> int:

@@ -19,7 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from wsconn_testbed.controlplane import Cluster, LocalControlPlane, find_binaries, free_port
+from wsconn_testbed.controlplane import (
+    Cluster,
+    LocalControlPlane,
+    crd_established,
+    find_binaries,
+    free_port,
+)
 from wsconn_testbed.emulator.client import running_emulator, venv_bin
 
 NAMESPACE = "demo"
@@ -49,9 +55,7 @@ def run_demo(repo: Path, work_dir: Path, *, once: bool) -> int:
         with running_emulator(work_dir) as (_, emu):
             print(f"Azure emulator at {emu.info['arm_endpoint']}", flush=True)
             kubectl(cluster, cache, "apply", "--server-side", "-f", str(repo / "crds"))
-            kubectl(
-                cluster, cache, "wait", "--for=condition=Established", "crd/workspaceconnections.azureml.dev"
-            )
+            _wait_established(cluster, cache, "workspaceconnections.azureml.dev", timeout=60)
             kubectl(cluster, cache, "create", "namespace", NAMESPACE)
             env = {
                 **os.environ,
@@ -91,6 +95,14 @@ def run_demo(repo: Path, work_dir: Path, *, once: bool) -> int:
             operator.terminate()
             operator.wait(30)
         plane.stop()
+
+
+def _wait_established(cluster: Cluster, cache: Path, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not crd_established(json.loads(kubectl(cluster, cache, "get", "crd", name, "-o", "json"))):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"CRD {name} not Established after {timeout:g}s")
+        time.sleep(0.2)
 
 
 def _wait_ready(cluster: Cluster, cache: Path, timeout: float) -> list[str] | None:

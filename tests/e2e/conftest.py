@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.amlconn import Workspace
-from tests.e2e.kube import Kubectl, api_client, find_kubectl, wait_for
+from tests.e2e.kube import Kubectl, api_client, find_kubectl
 from tests.e2e.operator_process import OperatorProcess
 from tests.runs import CONTROLPLANE_RUNS
 from wsconn_testbed.controlplane import (
@@ -98,14 +98,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorClien
 def crd(kubectl: Kubectl) -> None:
     """The WorkspaceConnection CRD from crds/, applied and established."""
     kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
-
-    def established() -> bool:
-        crd = kubectl.get_json("crd", "workspaceconnections.azureml.dev")
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
-
-    # `kubectl wait` fails outright while the new CRD has no conditions yet, so poll instead.
-    wait_for(established, timeout=60, what="the CRD Established")
+    kubectl.wait_established("workspaceconnections.azureml.dev")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
-from wsconn_testbed.controlplane import Cluster
+from wsconn_testbed.controlplane import Cluster, crd_established
 
 
 @dataclass
@@ -48,6 +48,15 @@ class Kubectl:
     def get_json(self, *args: str) -> Any:
         """kubectl get ... -o json, parsed."""
         return json.loads(self.run("get", *args, "-o", "json").stdout)
+
+    def wait_established(self, *names: str, timeout: float = 60.0) -> None:
+        """Wait until each named CRD is Established (polled: see crd_established)."""
+        for name in names:
+
+            def established(name: str = name) -> bool:
+                return crd_established(self.get_json("crd", name))
+
+            wait_for(established, timeout=timeout, what=f"CRD {name} Established")
 
 
 def find_kubectl() -> str:

@@ -54,9 +54,7 @@ def crd_served(kubectl: Kubectl, name: str) -> bool:
 def workspaceconnection_crd(kubectl: Kubectl) -> None:
     """Our CRD, applied for real (server-side, as a user would) and Established."""
     kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
-    kubectl.run(
-        "wait", "--for=condition=Established", "crd/workspaceconnections.azureml.dev", "--timeout=30s"
-    )
+    kubectl.wait_established("workspaceconnections.azureml.dev")
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +69,7 @@ def foreign_crds(kubectl: Kubectl) -> Iterator[None]:
                 continue
             kubectl.run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(doc))
             created.append(name)
-    for name in created:
-        kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=30s")
+    kubectl.wait_established(*created)
     yield
     for name in created:
         kubectl.run("delete", "crd", name, "--wait=false", check=False)
