@@ -52,6 +52,16 @@ class TokenError(Exception):
         }
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A token answer, the principal it was issued to, and how the client authenticated: `secret`,
+    `certificate <alg> <x5t | x5t#S256>`, `federated` or `password`."""
+
+    answer: dict[str, Any]
+    principal: Principal
+    auth: str
+
+
 class InvalidToken(Exception):
     """A bearer token ARM refuses; `expired` tells an expired one apart."""
 
@@ -170,8 +180,8 @@ class Entra:
         }
         return {"keys": [key]}
 
-    def token(self, tenant: str, form: dict[str, str]) -> tuple[dict[str, Any], Principal]:
-        """Answer a token request (and name the principal it was issued to) or raise TokenError."""
+    def token(self, tenant: str, form: dict[str, str]) -> Issued:
+        """Answer a token request or raise TokenError."""
         grant = form.get("grant_type")
         if grant not in ("client_credentials", "password"):
             raise TokenError(
@@ -197,11 +207,10 @@ class Entra:
             )
         self._check_scope(form.get("scope", ""), app_only=grant == "client_credentials")
         if grant == "password":
-            principal = self._user(tenant, form, app)
+            principal, how = self._user(tenant, form, app), "password"
         else:
-            self._authenticate(app, tenant, form)
-            principal = app
-        return self._issue(principal, app, tenant), principal
+            principal, how = app, self._authenticate(app, tenant, form)
+        return Issued(self._issue(principal, app, tenant), principal, how)
 
     def _issue(self, principal: Principal, app: Principal, tenant: str) -> dict[str, Any]:
         now = int(time.time())
@@ -279,11 +288,12 @@ class Entra:
             )
         return user
 
-    def _authenticate(self, app: Principal, tenant: str, form: dict[str, str]) -> None:
+    def _authenticate(self, app: Principal, tenant: str, form: dict[str, str]) -> str:
+        """Check the client's credential; returns how it authenticated (for the request log)."""
         if "client_secret" in form:
             if form["client_secret"] not in app.secrets:
                 raise _invalid_secret(app.name)
-            return
+            return "secret"
         assertion = form.get("client_assertion", "")
         if form.get("client_assertion_type") != JWT_BEARER or not assertion:
             raise TokenError(
@@ -300,8 +310,10 @@ class Entra:
         # A client signs its own assertion (iss = its client id); a federated one comes from another issuer.
         if claims.get("iss") == app.name:
             self._certificate(app, tenant, header, assertion)
-        else:
-            self._federated(app, claims)
+            named = " ".join(k for k in ("x5t", "x5t#S256") if k in header)
+            return f"certificate {header.get('alg', '')} {named}"
+        self._federated(app, claims)
+        return "federated"
 
     def _certificate(self, app: Principal, tenant: str, header: dict[str, Any], assertion: str) -> None:
         """A certificate credential: the signature, `x5t`/`x5t#S256`, audience, subject and validity, as Entra

@@ -24,7 +24,7 @@ from wsconn_testbed.emulator import admin, contract
 from wsconn_testbed.emulator.arm import Arm, ArmConfig
 from wsconn_testbed.emulator.categories import DEFAULT_ADDED_METADATA
 from wsconn_testbed.emulator.control import Authorization, RequestLog
-from wsconn_testbed.emulator.entra import Entra, TokenError
+from wsconn_testbed.emulator.entra import Entra, Issued, TokenError
 from wsconn_testbed.emulator.faults import Faults
 from wsconn_testbed.emulator.principals import ALL_SCOPES, Certificate, Principal, default_object_id
 from wsconn_testbed.emulator.state import DEFAULT_LOCATION, Store, now_iso
@@ -183,8 +183,9 @@ class Emulator:
         return app
 
     def _entra_log(
-        self, request: web.Request, status: int, principal: Principal | None = None, client_id: str = ""
+        self, request: web.Request, status: int, client_id: str = "", issued: Issued | None = None
     ) -> None:
+        principal = issued.principal if issued else None
         self.log.add(
             {
                 "time": now_iso(),
@@ -198,6 +199,7 @@ class Emulator:
                 "object_id": principal.object_id if principal else "",
                 "tenant_id": principal.tenant_id if principal else "",
                 "principal_type": principal.kind if principal else "",
+                "auth": issued.auth if issued else "",
                 "subscription": "",
                 "correlation_id": "",
                 "request_id": "",
@@ -213,7 +215,7 @@ class Emulator:
         return web.json_response(answer)
 
     def _entra_error(self, request: web.Request, error: TokenError, client_id: str = "") -> web.Response:
-        self._entra_log(request, error.status, client_id=client_id)
+        self._entra_log(request, error.status, client_id)
         return web.json_response(error.body(), status=error.status)
 
     async def _instance_discovery(self, request: web.Request) -> web.Response:
@@ -237,11 +239,11 @@ class Emulator:
         form = {k: str(v) for k, v in (await request.post()).items()}
         client_id = form.get("client_id", "")
         try:
-            answer, principal = self.entra.token(request.match_info["tenant"], form)
+            issued = self.entra.token(request.match_info["tenant"], form)
         except TokenError as exc:
             return self._entra_error(request, exc, client_id)
-        self._entra_log(request, 200, principal, client_id)
-        return web.json_response(answer)
+        self._entra_log(request, 200, client_id, issued)
+        return web.json_response(issued.answer)
 
     async def _admin(self, request: web.Request) -> web.Response:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
