@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from wsconn_testbed.emulator import contract
 from wsconn_testbed.emulator.client import EmulatorClient
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
@@ -20,7 +21,11 @@ WORKSPACE = "ws-prod"
 PROVIDER = "Microsoft.MachineLearningServices"
 WS_PATH = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/{PROVIDER}/workspaces/{WORKSPACE}"
 CONNECTIONS = f"{WS_PATH}/connections"
-API_VERSIONS = ("2024-04-01", "2025-06-01")
+API_VERSIONS = ("2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05-01")
+"""The operator's api-versions."""
+ALL_API_VERSIONS = contract.API_VERSIONS
+"""Those and the recordings' own (2022-05-01, 2024-04-01-preview)."""
+LATEST = API_VERSIONS[-1]
 CONNECTION_TYPE = f"{PROVIDER}/workspaces/connections"
 
 

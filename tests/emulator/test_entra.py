@@ -80,7 +80,7 @@ def federated(emu: EmulatorClient) -> str:
         "clients",
         {"client_id": FEDERATED_CLIENT, "federated_issuer": ISSUER, "federated_subject": SUBJECT},
     )
-    assert registered == {"client_id": FEDERATED_CLIENT, "secret": ""}
+    assert (registered["client_id"], registered["secret"], registered["secrets"]) == (FEDERATED_CLIENT, "", 0)
     return FEDERATED_CLIENT
 
 
@@ -304,16 +304,33 @@ ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         (
             {"scope": "https://management.emulator.wsconn.test/user_impersonation"},
             400,
-            "invalid_resource",
-            500011,
+            "invalid_scope",
+            1002012,
         ),
+        (
+            {"scope": "https://management.emulator.wsconn.test/.default https://graph.test/.default"},
+            400,
+            "invalid_scope",
+            70011,
+        ),
+        ({"scope": "openid profile"}, 400, "invalid_scope", 70011),
         ({"client_secret": "not-the-secret"}, 401, "invalid_client", 7000215),
         ({"client_id": str(uuid.uuid4())}, 400, "unauthorized_client", 700016),
-        ({"grant_type": "password"}, 400, "unsupported_grant_type", 70003),
+        ({"grant_type": "authorization_code"}, 400, "unsupported_grant_type", 70003),
         ({"tenant": str(uuid.uuid4())}, 400, "invalid_request", 90002),
         ({"client_secret": None}, 401, "invalid_client", 7000218),
     ],
-    ids=["audience", "scope-not-default", "secret", "client", "grant", "tenant", "no-credential"],
+    ids=[
+        "audience",
+        "scope-not-default",
+        "two-resources",
+        "only-oidc-scopes",
+        "secret",
+        "client",
+        "grant",
+        "tenant",
+        "no-credential",
+    ],
 )
 def test_token_errors(
     emu: EmulatorClient, change: dict[str, Any], status: int, error: str, aadsts: int
