@@ -146,7 +146,7 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: A
         await memo.shutdown()
 
     @kopf.on.probe(id="reconciles", registry=registry)
-    def reconciles(memo: kopf.Memo, **_: Any) -> dict[str, float]:
+    async def reconciles(memo: kopf.Memo, **_: Any) -> dict[str, float]:
         """Liveness: fails when a reconcile pass has run far longer than any healthy one can (a hang)."""
         oldest = memo.reconciler.oldest_pass_seconds() if hasattr(memo, "reconciler") else 0.0
         if oldest > STUCK_AFTER_SECONDS:

@@ -2,7 +2,7 @@
 
 What is faked: ARM (a dict of connections, with scripted failures and latency), the Secret reader (a dict of
 Secrets), the status writer (a list of patches) and time (looptime's event loop: sleeps, deadlines and
-timeouts run in virtual seconds, so no test waits real seconds). What is not: the reconciler, its passes,
+timeouts run in virtual seconds, tests/unit/virtual.py, so no test waits real seconds). What is not: the reconciler, its passes,
 the plan, the classifier, the conditions and the status model are the real ones.
 """
 
@@ -11,32 +11,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import looptime
+from typing import Any
 
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.core.credentials import FetchedSecret
 from wsconn.reconciler import ObjectView, ReconcileConfig, Reconciler
 
-T = TypeVar("T")
-
 SUB = "00000000-0000-0000-0000-000000000001"
 WORKSPACE = {"subscriptionId": SUB, "resourceGroup": "rg", "name": "ws-main"}
 NOW = dt.datetime(2026, 6, 1, 10, 0, 0, tzinfo=dt.UTC)
 API_VERSION = "2025-06-01"
-
-
-def run(coro: Coroutine[Any, Any, T], *, start: float = 0.0) -> T:
-    """Run `coro` to completion on an event loop with virtual time (looptime)."""
-    loop = looptime.new_event_loop(start=start)
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
 
 
 def connection_id(name: str, workspace: Mapping[str, str] = WORKSPACE) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.unit.fakes import run
+from tests.unit.virtual import run
 from wsconn.arm.client import ArmClient, RetryPolicy
 from wsconn.arm.errors import ArmError, ArmFailure
 from wsconn.arm.throttle import Throttle

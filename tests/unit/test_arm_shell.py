@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.unit.fakes import run
+from tests.unit.virtual import run
 from wsconn.arm.errors import parse_error, parse_retry_after
 from wsconn.arm.throttle import BucketSpec, Limits, OpClass, Throttle, TokenBucket
 from wsconn.handlers import referenced_secrets

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from tests.unit.fakes import run
+from tests.unit.virtual import run
 from wsconn.arm.auth import REFRESH_MARGIN, BearerTokenAuth
 from wsconn.arm.errors import ArmCredentialError
 from wsconn.core.classify import TokenRefused

@@ -13,7 +13,8 @@ import kopf
 import pytest
 from kopf._core.engines import posting
 
-from tests.unit.fakes import NOW, Shell, apikey_spec, run, view
+from tests.unit.fakes import NOW, Shell, apikey_spec, view
+from tests.unit.virtual import run
 from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
@@ -343,9 +344,19 @@ def test_liveness_reports_the_oldest_pass_and_fails_past_the_limit() -> None:
         def oldest_pass_seconds(self) -> float:
             return handlers.STUCK_AFTER_SECONDS + 1
 
-    assert probe(memo=wiring.memo) == {"oldest_pass_seconds": 0.0}
+    assert run(probe(memo=wiring.memo)) == {"oldest_pass_seconds": 0.0}
     with pytest.raises(kopf.PermanentError):
-        probe(memo=kopf.Memo(reconciler=Stuck()))
+        run(probe(memo=kopf.Memo(reconciler=Stuck())))
+
+    async def during_a_pass() -> dict[str, float]:
+        wiring.shell.arm.latency["PUT"] = 100.0
+        running = asyncio.create_task(wiring.shell.reconciler.reconcile(view(), log=LOG))
+        await asyncio.sleep(42)
+        reported: dict[str, float] = await probe(memo=wiring.memo)
+        await running
+        return reported
+
+    assert run(during_a_pass()) == {"oldest_pass_seconds": 42.0}
 
 
 def test_the_trigger_patches_only_the_annotation() -> None:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.unit.fakes import Shell, apikey_spec, run, secret, view
+from tests.unit.fakes import Shell, apikey_spec, secret, view
+from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import ArmCredentialError, ArmError
 from wsconn.core import reasons

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import NOW, SUB, Shell, apikey_spec, connection_id, run, secret, view
+from tests.unit.fakes import NOW, SUB, Shell, apikey_spec, connection_id, secret, view
+from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import (
     ArmCredentialError,

@@ -14,7 +14,7 @@ import pytest
 from kopf._cogs.clients import errors, scanning, watching
 from kopf._cogs.structs import references
 
-from tests.unit.fakes import run
+from tests.unit.virtual import run
 from wsconn import handlers, serving
 from wsconn.settings import Settings
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.unit.fakes import run
+from tests.unit.virtual import run
 from wsconn.arm.slots import FairSlots
 
 A1, A2, B1 = ("a", "a/1"), ("a", "a/2"), ("b", "b/1")
