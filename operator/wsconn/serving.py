@@ -14,7 +14,7 @@ Alone, Kopf then fails three ways (measured, issue 12):
 So, and this is the only module that reaches into Kopf's internals (kopf is pinned; tests/unit/test_serving.py
 and tests/e2e/test_crd_lifecycle.py fail if they change):
 
-1. `Serving.observe` reads discovery for the API group every few seconds (discovery needs no RBAC) and revises
+1. `Serving.observe` reads the API group's discovery document every 10 s (one GET; discovery needs no RBAC) and revises
    what Kopf watches when the resource appears, vanishes or starts terminating, as Kopf's own scanning would.
    While the CRD terminates, the resource is served as patchable, so Kopf's deletion handlers run and release
    the finalizers as the deletion asks.
@@ -39,7 +39,7 @@ from wsconn.api.crd import GROUP, PLURAL, VERSION
 
 log = logging.getLogger("wsconn.serving")
 
-POLL_SECONDS: Final = 5.0
+POLL_SECONDS: Final = 10.0
 
 
 class Serving:
@@ -63,8 +63,16 @@ class Serving:
 
     async def revise(self, settings: kopf.OperatorSettings) -> None:
         """One look at discovery: serve the resource while it exists (patchable while terminating)."""
-        found = await scanning.scan_resources(groups={GROUP}, settings=settings, logger=log)
-        ours = {r for r in found if (r.plural, r.version) == (PLURAL, VERSION)}
+        # One GET of the group-version's discovery document (404: no such resource), read as Kopf reads it.
+        found = await scanning._read_version(
+            url=f"/apis/{GROUP}/{VERSION}",
+            group=GROUP,
+            version=VERSION,
+            preferred=True,
+            settings=settings,
+            logger=log,
+        )
+        ours = {r for r in found if r.plural == PLURAL}
         state = resource_state(ours)
         if state == "terminating":
             # Discovery hides patch while the CRD terminates, but the API server still takes patches: the
@@ -81,7 +89,7 @@ class Serving:
                 group=GROUP,
                 insights=self.insights,
                 registry=self._registry,
-                resources={r for r in found if r not in ours} | ours,
+                resources=ours,
             )
             self.insights.revised.notify_all()
 

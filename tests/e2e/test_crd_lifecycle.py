@@ -18,7 +18,7 @@ import httpx
 import pytest
 from kubernetes import client
 
-from tests.e2e.amlconn import Workspace, all_ready, load_examples, retarget
+from tests.e2e.amlconn import Workspace, all_ready, items, load_examples, retarget
 from tests.e2e.conftest import repo_root
 from tests.e2e.kube import Kubectl, find_kubectl, kubeconfig_client, wait_for
 from tests.e2e.operator_process import OperatorProcess
@@ -35,16 +35,40 @@ CRD = "workspaceconnections.azureml.dev"
 
 
 class Plane:
-    """A control plane of the module's own, with kubectl, a client and one namespace."""
+    """A control plane of the module's own, with kubectl, a client and the namespace of the running test."""
 
     def __init__(self, cluster: Cluster, cache: Path) -> None:
         self.cluster = cluster
         self.kubectl = Kubectl(find_kubectl(), cluster.kubeconfig, cache)
         self.kube = kubeconfig_client(cluster.kubeconfig)
+        self.namespace = ""
+
+    def new_namespace(self) -> None:
         self.namespace = f"crd-{uuid.uuid4().hex[:6]}"
         client.CoreV1Api(self.kube).create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace))
         )
+
+    def clean_up(self) -> None:
+        """Delete the test's resources, through the operator if it runs, else by dropping the finalizers: a
+        resource left behind would hold the next test's CRD deletion."""
+        if self.crd_gone():
+            return
+        self.kubectl.run("delete", "workspaceconnections", "--all", "-n", self.namespace, "--wait=false")
+        if wait_for_quietly(lambda: not items(self.kube, self.namespace), timeout=30):
+            return
+        for item in items(self.kube, self.namespace):
+            self.kubectl.run(
+                "patch",
+                "workspaceconnection",
+                item["metadata"]["name"],
+                "-n",
+                self.namespace,
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":null}}',
+                check=False,
+            )
 
     def apply_crd(self) -> None:
         self.kubectl.run("apply", "--server-side", "-f", str(repo_root() / "crds"))
@@ -86,7 +110,9 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
 def operators(
     plane: Plane, emulator: EmulatorClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[[], OperatorProcess]]:
-    """Start operators against the module's control plane; each must exit 0 on SIGTERM."""
+    """Start operators against the module's control plane, watching a namespace of the test's own; each must
+    exit 0 on SIGTERM."""
+    plane.new_namespace()
     started: list[OperatorProcess] = []
     env = {
         **emulator.operator_env(),
@@ -101,6 +127,7 @@ def operators(
         return process
 
     yield start
+    plane.clean_up()
     codes = [p.stop() for p in started]
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -115,6 +142,15 @@ def workspace(emulator: EmulatorClient) -> Workspace:
     ws = Workspace(str(uuid.uuid4()), "rg-e2e", f"ws-{uuid.uuid4().hex[:8]}")
     emulator.add_workspace(ws.subscription, ws.resource_group, ws.name)
     return ws
+
+
+def wait_for_quietly(predicate: Callable[[], Any], timeout: float) -> bool:
+    """Whether `predicate` came true within `timeout` (no failure when it did not)."""
+    try:
+        wait_for(predicate, timeout=timeout, interval=0.5)
+    except AssertionError:
+        return False
+    return True
 
 
 def _connections(plane: Plane, workspace: Workspace, names: list[str], **spec: Any) -> list[dict[str, Any]]:

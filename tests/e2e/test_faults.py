@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client
@@ -39,6 +40,32 @@ def _reported(
     return None
 
 
+def _says(kube: client.ApiClient, namespace: str, name: str, reason: str, text: str) -> dict[str, Any]:
+    """Wait until the Ready condition says `reason` with `text`; returns it."""
+    found: dict[str, Any] = wait_for(
+        lambda: _reported(kube, namespace, name, reason, text),
+        timeout=60,
+        interval=0.5,
+        what=f"{name}: {reason} saying {text!r}",
+    )
+    return found
+
+
+@contextmanager
+def _injected(emulator: EmulatorClient, *rules: dict[str, Any]) -> Iterator[None]:
+    """The emulator misbehaves as `rules` say within the block."""
+    emulator.faults(list(rules))
+    try:
+        yield
+    finally:
+        emulator.admin("DELETE", "faults")
+
+
+def _on(workspace: Workspace, *methods: str, **effect: Any) -> dict[str, Any]:
+    """A fault rule for the workspace's requests with these methods (all when none)."""
+    return {"methods": list(methods), "path_contains": workspace.id, **effect}
+
+
 def _answered(
     emulator: EmulatorClient, prefix: str, method: str = "PUT", since: int = 0
 ) -> list[dict[str, Any]]:
@@ -53,24 +80,13 @@ def test_an_answer_trickled_past_the_deadline_ends_in_a_clear_status(
     workspace: Workspace,
     emulator: EmulatorClient,
 ) -> None:
-    emulator.faults(
-        [{"methods": ["PUT"], "path_contains": workspace.id, "trickle": {"bytes": 1, "every": 2}}]
-    )
-    try:
+    with _injected(emulator, _on(workspace, "PUT", trickle={"bytes": 1, "every": 2})):
         start_operator(WSCONN_ARM_TIMEOUT="4")
         kubectl.apply(_objects(workspace, namespace, "trickled"))
-        ready = wait_for(
-            lambda: _reported(kube, namespace, "trickled", "AzureUnavailable", "4s deadline per request"),
-            timeout=40,
-            interval=0.5,
-            what="a status naming the deadline",
-        )
+        ready = _says(kube, namespace, "trickled", "AzureUnavailable", "4s deadline per request")
         reconciling = condition(get(kube, namespace, "trickled"), "Reconciling")
         assert reconciling is not None
-        assert reconciling["status"] == "True"
-        assert ready["status"] == "False"
-    finally:
-        emulator.admin("DELETE", "faults")
+        assert (ready["status"], reconciling["status"]) == ("False", "True")
     wait_condition(kube, namespace, "trickled", timeout=60)
 
 
@@ -82,18 +98,10 @@ def test_an_answer_too_large_to_hold_is_dropped_unread(
     workspace: Workspace,
     emulator: EmulatorClient,
 ) -> None:
-    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "oversize_mib": 64}])
-    try:
+    with _injected(emulator, _on(workspace, "PUT", oversize_mib=64)):
         start_operator()
         kubectl.apply(_objects(workspace, namespace, "huge"))
-        wait_for(
-            lambda: _reported(kube, namespace, "huge", "AzureUnavailable", "larger than the 4 MiB cap"),
-            timeout=60,
-            interval=0.5,
-            what="a status naming the cap",
-        )
-    finally:
-        emulator.admin("DELETE", "faults")
+        _says(kube, namespace, "huge", "AzureUnavailable", "larger than the 4 MiB cap")
     wait_condition(kube, namespace, "huge", timeout=60)
 
 
@@ -109,27 +117,14 @@ def test_a_2xx_that_is_not_json_is_transient_and_says_what_came_back(
     kubectl.apply(_objects(workspace, namespace, "proxied"))
     wait_condition(kube, namespace, "proxied")
     # A proxy starts answering the drift checks' GETs with its own HTML page, then the PUTs with broken JSON.
-    emulator.faults([{"methods": ["GET"], "path_contains": workspace.id, "malformed": "html"}])
-    try:
-        ready = wait_for(
-            lambda: _reported(kube, namespace, "proxied", "AzureUnavailable", "not JSON"),
-            timeout=40,
-            interval=0.5,
-            what="the drift check's failure in status",
-        )
+    with _injected(emulator, _on(workspace, "GET", malformed="html")):
+        ready = _says(kube, namespace, "proxied", "AzureUnavailable", "not JSON")
         assert "200 to GET (text/html" in ready["message"]
         assert "<html" not in ready["message"].lower()
-        emulator.faults([{"path_contains": workspace.id, "malformed": "not-json"}])
+    with _injected(emulator, _on(workspace, malformed="not-json")):
         kubectl.apply(_objects(workspace, namespace, "broken"))
-        ready = wait_for(
-            lambda: _reported(kube, namespace, "broken", "AzureUnavailable", "not JSON"),
-            timeout=40,
-            interval=0.5,
-            what="the PUT's failure in status",
-        )
+        ready = _says(kube, namespace, "broken", "AzureUnavailable", "not JSON")
         assert "200 to PUT (application/json" in ready["message"]
-    finally:
-        emulator.admin("DELETE", "faults")
     wait_condition(kube, namespace, "proxied", timeout=60)
     wait_condition(kube, namespace, "broken", timeout=60)
     assert "Traceback" not in operator.logs()
@@ -144,22 +139,12 @@ def test_a_put_answer_describing_another_connection_is_not_taken_as_ready(
     workspace: Workspace,
     emulator: EmulatorClient,
 ) -> None:
-    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "contradict": True}])
-    try:
+    with _injected(emulator, _on(workspace, "PUT", contradict=True)):
         start_operator()
         kubectl.apply(_objects(workspace, namespace, "contradicted"))
-        ready = wait_for(
-            lambda: _reported(
-                kube, namespace, "contradicted", "AzureUnavailable", "differs from the one written"
-            ),
-            timeout=40,
-            interval=0.5,
-            what="the contradiction in status",
-        )
+        ready = _says(kube, namespace, "contradicted", "AzureUnavailable", "differs from the one written")
         assert "authType, target" in ready["message"]
         assert get(kube, namespace, "contradicted")["status"].get("appliedFingerprint") is None
-    finally:
-        emulator.admin("DELETE", "faults")
     wait_condition(kube, namespace, "contradicted", timeout=60)
 
 
@@ -173,8 +158,7 @@ def test_a_slow_workspace_does_not_starve_a_healthy_subscription(
 ) -> None:
     healthy = Workspace(str(uuid.uuid4()), "rg-e2e", f"ws-{uuid.uuid4().hex[:8]}")
     emulator.add_workspace(healthy.subscription, healthy.resource_group, healthy.name)
-    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 40}])
-    try:
+    with _injected(emulator, _on(workspace, "PUT", latency=40)):
         operator = start_operator(WSCONN_ARM_CONCURRENCY="4")
         kubectl.apply([o for i in range(8) for o in _objects(workspace, namespace, f"slow-{i}")])
         wait_for(
@@ -187,8 +171,6 @@ def test_a_slow_workspace_does_not_starve_a_healthy_subscription(
         assert _answered(emulator, workspace.id) == [], (
             "the healthy one was served while the slow ones waited"
         )
-    finally:
-        emulator.admin("DELETE", "faults")
 
 
 def test_status_does_not_claim_ready_while_a_rotation_waits_for_arm(
@@ -203,10 +185,9 @@ def test_status_does_not_claim_ready_while_a_rotation_waits_for_arm(
     kubectl.apply(objects)
     wait_condition(kube, namespace, "rotating")
     secret = next(o for o in objects if o["kind"] == "Secret")
-    # Under --arm-timeout (30 s), so that the one PUT is answered and taken.
-    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 20}])
     since = emulator.last_seq()
-    try:
+    # Under --arm-timeout (30 s), so that the one PUT is answered and taken.
+    with _injected(emulator, _on(workspace, "PUT", latency=20)):
         client.CoreV1Api(kube).patch_namespaced_secret(
             secret["metadata"]["name"], namespace, {"stringData": {"api-key": f"rotated-{uuid.uuid4().hex}"}}
         )
@@ -220,8 +201,6 @@ def test_status_does_not_claim_ready_while_a_rotation_waits_for_arm(
         assert _answered(emulator, workspace.id, since=since) == [], (
             "reported while the PUT was still pending"
         )
-    finally:
-        emulator.admin("DELETE", "faults")
     wait_condition(kube, namespace, "rotating", timeout=60)
     assert [e["status"] for e in _answered(emulator, workspace.id, since=since)] == [200]
 

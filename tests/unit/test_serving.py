@@ -1,6 +1,6 @@
 """serving.py: what Kopf watches follows discovery, and a vanished resource's watch waits instead of failing.
 
-Kopf's discovery scan is replaced by a list of resources per test; Kopf's own insights and revision code are
+Kopf's reading of a discovery document is replaced by a list of resources per test; Kopf's own insights and revision code are
 the real ones, so a Kopf upgrade that changes them fails here (kopf is pinned in pyproject.toml)."""
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ def test_the_resource_is_served_as_discovery_says_and_patchable_while_terminatin
         {ours(ALL_VERBS)},
     ]
 
-    async def scan(**_: Any) -> set[references.Resource]:
+    async def read(*, url: str, **_: Any) -> set[references.Resource]:
+        assert url == "/apis/azureml.dev/v1alpha1"
         return answers.pop(0)
 
-    monkeypatch.setattr(scanning, "scan_resources", scan)
+    monkeypatch.setattr(scanning, "_read_version", read)
 
     async def scenario() -> list[tuple[str, dict[str, frozenset[str]]]]:
         seen = []
