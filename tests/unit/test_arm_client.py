@@ -225,6 +225,8 @@ def test_a_huge_answer_is_dropped_after_the_cap_not_read_into_memory(declared: b
     failure = run(scenario())
     assert failure is not None
     assert "larger than the 4 MiB cap" in str(failure)
+    size = f"{64 * MIB} bytes declared" if declared else f"over {4 * MIB} bytes"
+    assert f"(no content type, {size}, x-ms-request-id -)" in str(failure)
     assert produced[0] <= 5 * MIB
 
 

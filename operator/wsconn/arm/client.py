@@ -76,11 +76,11 @@ class Answer:
         """ARM's x-ms-request-id."""
         return str(self.headers.get("x-ms-request-id", ""))
 
-    def describe(self) -> str:
-        """What came back, without the body (it may hold a credential)."""
+    def describe(self, size: str = "") -> str:
+        """What came back, without the body (it may hold a credential); `size` replaces the body's length."""
         kind = self.headers.get("content-type") or "no content type"
         return (
-            f"{self.status} to {self.method} ({kind}, {len(self.body)} bytes, "
+            f"{self.status} to {self.method} ({kind}, {size or f'{len(self.body)} bytes'}, "
             f"x-ms-request-id {self.request_id or '-'})"
         )
 
@@ -181,7 +181,7 @@ class ArmClient:
             raise self._malformed(answer, f"a JSON {type(data).__name__}, not an object")
         return data
 
-    def _malformed(self, answer: Answer, what: str) -> ArmMalformedError:
+    def _malformed(self, answer: Answer, what: str, size: str = "") -> ArmMalformedError:
         log.warning(
             "ARM %s %s answered %s with %s (x-ms-request-id %s)",
             answer.method,
@@ -191,7 +191,7 @@ class ArmClient:
             answer.request_id,
             extra={"arm_request_id": answer.request_id, "arm_status": answer.status},
         )
-        return ArmMalformedError(f"Azure answered {answer.describe()} with {what}")
+        return ArmMalformedError(f"Azure answered {answer.describe(size)} with {what}")
 
     def _error(self, answer: Answer) -> ArmError:
         error = parse_error(answer.status, answer.body, answer.headers)
@@ -327,7 +327,9 @@ class ArmClient:
                 chunks.append(chunk)
         if too_large:
             answer = Answer(method, path, response.status_code, response.headers, b"")
-            raise self._malformed(answer, f"a body larger than the {self._max_body // 1024 // 1024} MiB cap")
+            seen = f"{declared} bytes declared" if declared.isdigit() else f"over {self._max_body} bytes"
+            cap = f"a body larger than the {self._max_body // 1024 // 1024} MiB cap, dropped unread"
+            raise self._malformed(answer, cap, seen)
         return b"".join(chunks)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
