@@ -72,6 +72,23 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
+def failure_of(handler: Handler, **settings: Any) -> tuple[Exception | None, float]:
+    """The ArmFailure one PUT ends in (None when it succeeds), and the virtual seconds it took."""
+
+    async def scenario() -> tuple[Exception | None, float]:
+        arm = client(handler, **settings)
+        started = now()
+        try:
+            await put(arm, "faulty")
+        except ArmFailure as exc:
+            return exc, now() - started
+        finally:
+            await arm.aclose()
+        return None, now() - started
+
+    return run(scenario())
+
+
 # ---- throttling --------------------------------------------------------------------------------------------
 
 
@@ -167,18 +184,7 @@ def test_an_answer_trickled_past_the_deadline_ends_the_call_at_the_deadline() ->
         sent.append(now())
         return httpx.Response(200, content=trickle(3.0, 50))  # a byte every 3 s: no idle timeout fires
 
-    async def scenario() -> tuple[Exception | None, float]:
-        arm = client(handler, timeout=10.0)
-        started = now()
-        try:
-            await put(arm, "slow")
-        except ArmFailure as exc:
-            return exc, now() - started
-        finally:
-            await arm.aclose()
-        return None, now() - started
-
-    failure, took = run(scenario())
+    failure, took = failure_of(handler, timeout=10.0)
     assert failure is not None, f"the trickled answer was accepted after {took:g}s"
     assert "10s deadline per request (--arm-timeout)" in str(failure)
     assert took == pytest.approx(10.0, abs=0.1)
@@ -212,17 +218,7 @@ def test_a_huge_answer_is_dropped_after_the_cap_not_read_into_memory(declared: b
         headers = {"Content-Length": str(64 * MIB)} if declared else {}
         return httpx.Response(200, headers=headers, content=chunks())
 
-    async def scenario() -> Exception | None:
-        arm = client(handler)
-        try:
-            await put(arm, "huge")
-        except ArmFailure as exc:
-            return exc
-        finally:
-            await arm.aclose()
-        return None
-
-    failure = run(scenario())
+    failure, _ = failure_of(handler)
     assert failure is not None
     assert "larger than the 4 MiB cap" in str(failure)
     size = f"{64 * MIB} bytes declared" if declared else f"over {4 * MIB} bytes"
@@ -248,17 +244,7 @@ def test_a_2xx_that_is_not_a_json_object_is_refused_without_quoting_it(
             status, headers={"Content-Type": content_type, "x-ms-request-id": "rid-9"}, content=content
         )
 
-    async def scenario() -> Exception | None:
-        arm = client(handler)
-        try:
-            await put(arm, "odd")
-        except ArmFailure as exc:
-            return exc
-        finally:
-            await arm.aclose()
-        return None
-
-    failure = run(scenario())
+    failure, _ = failure_of(handler)
     assert failure is not None
     message = str(failure)
     assert what in message
@@ -285,17 +271,7 @@ def test_an_error_body_is_capped_too() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, content=b"e" * (5 * MIB))
 
-    async def scenario() -> Exception | None:
-        arm = client(handler)
-        try:
-            await put(arm, "x")
-        except ArmFailure as exc:
-            return exc
-        finally:
-            await arm.aclose()
-        return None
-
-    assert "larger than the 4 MiB cap" in str(run(scenario()))
+    assert "larger than the 4 MiB cap" in str(failure_of(handler)[0])
 
 
 def test_every_answer_is_observed_once_with_its_status() -> None:
