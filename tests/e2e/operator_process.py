@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +15,14 @@ from pathlib import Path
 import httpx
 
 from wsconn_testbed.controlplane import free_port
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process that started it dies, so an interrupted or
+    timed-out test run never leaves an operator behind (they outlive their control plane and spin)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -40,10 +49,19 @@ class OperatorProcess:
         command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
             )
         if wait_ready:
-            self.wait_healthy()
+            try:
+                self.wait_healthy()
+            except AssertionError:
+                self.kill()
+                raise
         return self
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
