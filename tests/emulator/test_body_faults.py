@@ -126,6 +126,7 @@ def test_body_faults_leave_error_answers_alone(emu: EmulatorClient) -> None:
     _fault(emu, "DELETE", oversize_mib=1)
     assert emu.arm("DELETE", conn("faulty")).content == b""  # no body to grow
     assert [e["fault"] for e in emu.requests()] == ["", ""]
+    assert emu.admin("GET", "counters")["injected"] == {}
 
 
 def test_body_faults_count_and_expire(emu: EmulatorClient) -> None:
