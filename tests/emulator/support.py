@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import ssl
 import subprocess
 from dataclasses import dataclass
@@ -175,6 +176,11 @@ def azure_identity_token(info: dict[str, Any], client_id: str, secret: str) -> A
             return await credential.get_token(str(info["audience"]).rstrip("/") + "/.default")
 
     return asyncio.run(fetch())
+
+
+def instant(text: str) -> dt.datetime:
+    """An ARM timestamp as a time (strings do not compare: `...:04Z` sorts after `...:04.5Z`)."""
+    return dt.datetime.fromisoformat(text)
 
 
 def trust(info: dict[str, Any]) -> ssl.SSLContext:

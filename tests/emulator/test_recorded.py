@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.support import ANSWER_ORDER, API_VERSIONS, CONNECTIONS, WS_PATH, body, conn
+from tests.emulator.support import ANSWER_ORDER, API_VERSIONS, CONNECTIONS, WS_PATH, body, conn, instant
 from wsconn_testbed.emulator.client import EmulatorClient
 
 EVERY = pytest.mark.parametrize("api_version", API_VERSIONS)
@@ -181,7 +181,7 @@ def test_replace_resets_created_at(emu: EmulatorClient, api_version: str) -> Non
     one, two = first.json()["systemData"], second.json()["systemData"]
     assert one["createdAt"] == one["lastModifiedAt"]
     assert two["createdAt"] == two["lastModifiedAt"]
-    assert two["createdAt"] > one["createdAt"]
+    assert instant(two["createdAt"]) > instant(one["createdAt"])
     assert emu.arm("GET", conn("twice"), api_version).json() == second.json()
 
 
