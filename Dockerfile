@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1.7
-# The operator image: a venv built in one stage, copied onto a slim Python base without pip caches,
-# compilers or build tools. Runs as a numeric non-root user and needs no writable root filesystem
-# (bytecode is compiled at build time; the operator writes nothing to disk).
+# The operator image: a venv built in one stage from the hashed lock (requirements/runtime.txt), copied onto
+# the same Python base without pip, setuptools, caches, compilers or build tools. Runs as a numeric non-root
+# user and needs no writable root filesystem (bytecode is compiled at build time; the operator writes
+# nothing to disk). The image holds the operator alone: the build context (.dockerignore) leaves the test bed
+# out, and so does the operator's distribution (pyproject.toml).
+#
+# PYTHON_IMAGE: any Debian-based image with python3 (>= 3.11) and its venv module on PATH. The default is
+# the published Python slim image; hack/build-image builds on a Debian bookworm base made with mmdebstrap
+# where no registry can be reached (docs/install.md, "The image").
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -9,13 +15,17 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
+# Dependencies first (their layer survives source edits); wheels only, each checked against the lock's hash.
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN python3 -m venv /opt/wsconn \
+    && /opt/wsconn/bin/pip install --require-hashes --only-binary=:all: \
+       -r requirements/runtime.txt -r requirements/build.txt
 COPY pyproject.toml README.md ./
-COPY operator ./operator
-# Every dependency ships manylinux wheels, so no compiler is needed in either stage.
-RUN python -m venv /opt/wsconn \
-    && /opt/wsconn/bin/pip install --prefer-binary . \
+COPY operator/wsconn ./operator/wsconn
+# The project itself: no index, no dependency resolution, the pinned setuptools as the build backend.
+RUN /opt/wsconn/bin/pip install --no-index --no-deps --no-build-isolation . \
     && /opt/wsconn/bin/python -m compileall -q /opt/wsconn/lib \
-    && /opt/wsconn/bin/pip uninstall --yes pip setuptools wheel
+    && /opt/wsconn/bin/pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="wsconn-operator" \
