@@ -11,6 +11,10 @@
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+# Behind a TLS-intercepting proxy, pass its CA bundle's path as a build argument (the file must be in the
+# build, e.g. `buildah build --volume`); hack/build-image passes the host's bundle. It reaches the pip steps
+# only, never the final image.
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -32,6 +36,10 @@ LABEL org.opencontainers.image.title="wsconn-operator" \
       org.opencontainers.image.description="Kubernetes operator for Azure Machine Learning workspace connections" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/wsconn /opt/wsconn
+# The user must exist: Kopf names its peering identity with getpass.getuser(), which fails for a uid that
+# has no passwd entry (the started image showed it).
+RUN echo 'wsconn:x:10001:10001:wsconn operator:/nonexistent:/usr/sbin/nologin' >>/etc/passwd \
+    && echo 'wsconn:x:10001:' >>/etc/group
 ENV PATH=/opt/wsconn/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

@@ -30,21 +30,32 @@ class OperatorProcess:
     def start(self, *, wait_ready: bool = True) -> OperatorProcess:
         """Start the process; by default wait until its liveness endpoint answers."""
         env = {
-            **os.environ,
             **self.env,
             "WSCONN_BIND_ADDRESS": "127.0.0.1",
             "WSCONN_HEALTH_PORT": str(self.health_port),
             "WSCONN_METRICS_PORT": str(self.metrics_port),
             "PYTHONUNBUFFERED": "1",
         }
-        command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(env),
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         if wait_ready:
             self.wait_healthy()
         return self
+
+    def command(self, env: Mapping[str, str]) -> list[str]:
+        """The argv that runs the operator with `env` (on top of this process's environment)."""
+        return [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
+
+    def signal_target(self) -> int:
+        """The pid that stop() signals: the operator itself."""
+        assert self.popen is not None
+        return self.popen.pid
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Wait for /healthz to answer 200."""
@@ -64,7 +75,7 @@ class OperatorProcess:
         """Send `sig` and wait for the exit code."""
         if self.popen is None or self.popen.poll() is not None:
             return self.popen.returncode if self.popen else 0
-        self.popen.send_signal(sig)
+        os.kill(self.signal_target(), sig)
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
