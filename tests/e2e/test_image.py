@@ -12,7 +12,6 @@ of its inputs, so a warm run reuses the image.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import re
 import subprocess
@@ -26,7 +25,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.chart.tools import missing
+from tests.chart.tools import built
 from tests.e2e.amlconn import Workspace, load_examples, retarget, wait_condition
 from tests.e2e.conftest import repo_root
 from tests.e2e.kube import Kubectl
@@ -77,23 +76,10 @@ class BuiltImage:
         return found
 
 
-@functools.cache
-def _build() -> tuple[int, str]:
-    proc = subprocess.run(
-        [str(repo_root() / "hack" / "build-image")], capture_output=True, text=True, timeout=3600, check=False
-    )
-    return proc.returncode, proc.stdout.strip() if proc.returncode == 0 else proc.stderr[-4000:]
-
-
 @pytest.fixture(scope="module")
 def image() -> BuiltImage:
     """The image, built (or found in the cache) by hack/build-image."""
-    code, out = _build()
-    if code != 0:
-        missing(
-            "the operator image", f"hack/build-image failed (it needs root, buildah and mmdebstrap):\n{out}"
-        )
-    directory = Path(out)
+    directory = Path(built("build-image", needs="root, buildah, mmdebstrap and a Debian mirror"))
     lines = (directory / "image.env").read_text().splitlines()
     return BuiltImage(directory, dict(line.split("=", 1) for line in lines if "=" in line))
 
