@@ -7,6 +7,7 @@ condition types, two statuses), removed when the resource goes. docs/metrics.md 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,10 +57,8 @@ def forget_conditions(namespace: str, name: str) -> None:
     """Drop a deleted resource's series."""
     for kind in CONDITION_TYPES:
         for status in ("True", "False"):
-            try:
+            with contextlib.suppress(KeyError):  # never published: nothing to drop
                 CONDITIONS.remove(namespace, name, kind, status)
-            except KeyError:
-                pass
 
 
 def observe_arm(method: str, status: int, seconds: float) -> None:

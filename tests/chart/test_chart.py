@@ -497,7 +497,9 @@ def test_release_names() -> None:
     assert one(render(release="wsconn"), "Deployment")["metadata"]["name"] == "wsconn-operator"
     assert one(render(release="prod"), "Deployment")["metadata"]["name"] == "prod-wsconn-operator"
     named = render({"fullnameOverride": "amlconn"})
-    renamed = {o["metadata"]["name"] for o in named if o["kind"] not in {"Service", "CustomResourceDefinition"}}
+    renamed = {
+        o["metadata"]["name"] for o in named if o["kind"] not in {"Service", "CustomResourceDefinition"}
+    }
     assert renamed == {"amlconn"}
 
 
