@@ -277,7 +277,11 @@ def test_image_runs_to_ready(
             if r["method"] == "PUT" and r["path"].lower() == workspace.connection_id("from-image").lower()
         ]
         assert len(puts) == 1, puts
-        assert "wsconn_reconciles_total" in operator.metrics()
+        exposed = operator.metrics()
+        assert "wsconn_reconciles_total" in exposed
+        series = 'wsconn_workspaceconnection_condition{resource_namespace="%s",resource_name="from-image"'
+        assert series % namespace + ',condition="Ready",status="True"} 1.0' in exposed
+        assert series % namespace + ',condition="Stalled",status="True"} 0.0' in exposed
     finally:
         code = operator.stop()
         if code != 0:
