@@ -59,6 +59,16 @@ class Flux:
                 process.kill()
                 process.wait(10)
 
+    def watch(
+        self, kubectl: Kubectl, namespace: str, until: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """watch_kustomization, with both controllers' logs printed when it fails."""
+        try:
+            return watch_kustomization(kubectl, namespace, until)
+        except AssertionError:
+            print(self.tail())
+            raise
+
     def tail(self) -> str:
         """The end of both logs (for a failure's report)."""
         return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-6000:]}" for log in self.logs)
@@ -202,11 +212,7 @@ def test_flux_is_ready_when_the_operator_is(
     secrets, conn = connection(workspace, "from-git")
     git_server.commit({"connections/team/connection.yaml": [*secrets, conn]}, "a connection and its Secret")
     apply_flux(kubectl, namespace, git_server.url, "./connections/team")
-    try:
-        seen = watch_kustomization(kubectl, namespace, lambda c: c["status"] == "True")
-    except AssertionError:
-        print(flux.tail())
-        raise
+    seen = flux.watch(kubectl, namespace, lambda c: c["status"] == "True")
     # Flux counted the connection healthy only because the operator had made it Ready.
     applied = get(kube, namespace, "from-git")
     assert is_current(applied, "Ready"), applied.get("status")
@@ -227,11 +233,7 @@ def test_flux_reports_a_bad_spec_with_our_reason(
     secrets, conn = connection(missing_workspace, "no-such-workspace")
     git_server.commit({"connections/team/connection.yaml": [*secrets, conn]}, "a connection Azure refuses")
     apply_flux(kubectl, namespace, git_server.url, "./connections/team")
-    try:
-        watch_kustomization(kubectl, namespace, lambda c: c.get("reason") == "HealthCheckFailed")
-    except AssertionError:
-        print(flux.tail())
-        raise
+    flux.watch(kubectl, namespace, lambda c: c.get("reason") == "HealthCheckFailed")
     # Flux names the object and kstatus's verdict; the reason and message are the object's Stalled
     # condition, which is what kstatus (Flux's reader) reports for it: `flux events` and kstatus show it.
     message = ready_condition(kubectl, namespace)["message"]
@@ -266,11 +268,7 @@ def test_flux_waits_through_the_missing_secret_grace(
     git_server.commit(
         {"connections/team/connection.yaml": [conn], "connections/team/secret.yaml": secrets}, "its Secret"
     )
-    try:
-        seen = watch_kustomization(kubectl, namespace, lambda c: c["status"] == "True")
-    except AssertionError:
-        print(flux.tail())
-        raise
+    seen = flux.watch(kubectl, namespace, lambda c: c["status"] == "True")
     assert not [c for c in seen if c["reason"] == "HealthCheckFailed"], (
         f"Flux failed during the grace: {seen}"
     )
