@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.chart.tools import built
 from tests.e2e.amlconn import Workspace, load_examples, retarget, wait_condition
@@ -277,11 +278,19 @@ def test_image_runs_to_ready(
             if r["method"] == "PUT" and r["path"].lower() == workspace.connection_id("from-image").lower()
         ]
         assert len(puts) == 1, puts
-        exposed = operator.metrics()
-        assert "wsconn_reconciles_total" in exposed
-        series = 'wsconn_workspaceconnection_condition{resource_namespace="%s",resource_name="from-image"'
-        assert series % namespace + ',condition="Ready",status="True"} 1.0' in exposed
-        assert series % namespace + ',condition="Stalled",status="True"} 0.0' in exposed
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(operator.metrics())
+            for s in family.samples
+        }
+        resource = (("resource_name", "from-image"), ("resource_namespace", namespace))
+        for condition, status, value in [
+            ("Ready", "True", 1.0),
+            ("Ready", "False", 0.0),
+            ("Stalled", "True", 0.0),
+        ]:
+            labels = tuple(sorted((*resource, ("condition", condition), ("status", status))))
+            assert samples[("wsconn_workspaceconnection_condition", labels)] == value
     finally:
         code = operator.stop()
         if code != 0:
