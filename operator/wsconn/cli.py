@@ -109,8 +109,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
 
 def _configure_logging(cfg: Settings) -> None:
     fmt = kopf.LogFormat.JSON if cfg.log_format == "json" else kopf.LogFormat.FULL
-    # log_prefix=None: Kopf's default per format, `[namespace/name]` before every text line of a resource.
-    kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_prefix=None, log_refkey="object")
+    kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_refkey="object")
     level = getattr(logging, cfg.log_level.upper())
     logging.getLogger().setLevel(level)
     for name, floor in _QUIET_LOGGERS.items():

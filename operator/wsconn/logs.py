@@ -28,19 +28,12 @@ def log_context(**fields: str) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the current log context to records; installed on the process's handlers. A record logged inside a
-    resource's context without Kopf's object reference (the ARM client's, the Secret reader's) gets one, so
-    text logs start with `[namespace/name]` and JSON logs carry `object`, as Kopf's own per-object lines do."""
+    """Adds the current log context to records; installed on the process's handlers."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _CONTEXT.get()
-        for key, value in context.items():
+        for key, value in _CONTEXT.get().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
-        resource = context.get("resource")
-        if resource and not hasattr(record, "k8s_ref"):
-            namespace, _, name = resource.rpartition("/")
-            record.k8s_ref = {"namespace": namespace, "name": name}
         return True
 
 
