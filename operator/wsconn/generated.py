@@ -11,13 +11,16 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from prometheus_client.metrics import Histogram, MetricWrapperBase
+
+from wsconn import metrics
 from wsconn.api import contract, crd
 from wsconn.api.authtypes import AUTH_TYPES, CUSTOM_KEYS_FIELD
 from wsconn.core import reasons
 from wsconn.settings import OPTIONS, default_of
 
 CRD_FILE = f"crds/{crd.GROUP}_{crd.PLURAL}.yaml"
-CHART_CRD_FILE = f"helm/wsconn-operator/crds/{crd.GROUP}_{crd.PLURAL}.yaml"
+CHART_CRD_FILE = f"helm/wsconn-operator/files/crds/{crd.GROUP}_{crd.PLURAL}.yaml"
 
 
 def options_table() -> str:
@@ -79,9 +82,24 @@ def categories_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_table() -> str:
+    """Every metric the operator serves (each Prometheus collector defined in wsconn.metrics)."""
+    rows = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
+    collectors = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    for collector in sorted(collectors, key=lambda c: c._name):
+        kind = collector._type
+        name = f"{collector._name}_total" if kind == "counter" else collector._name
+        if isinstance(collector, Histogram):
+            name = f"{name}_bucket`, `{name}_sum`, `{name}_count"
+        labels = ", ".join(f"`{label}`" for label in collector._labelnames) or "none"
+        rows.append(f"| `{name}` | {kind} | {labels} | {collector._documentation} |")
+    return "\n".join(rows) + "\n"
+
+
 DOC_BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
     "docs/configuration.md": {"options": options_table},
     "docs/reasons.md": {"reasons": reasons.markdown_table},
+    "docs/metrics.md": {"metrics": metrics_table},
     "docs/crd.md": {
         "spec-fields": spec_fields_table,
         "auth-types": auth_types_table,

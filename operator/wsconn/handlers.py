@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,13 @@ from kubernetes.client.exceptions import ApiException
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.core.conditions import is_ready
 from wsconn.logs import object_logger
-from wsconn.metrics import RECONCILES, SECRET_TRIGGERS, ReadyTracker
+from wsconn.metrics import (
+    RECONCILES,
+    SECRET_TRIGGERS,
+    ReadyTracker,
+    forget_conditions,
+    record_conditions,
+)
 from wsconn.reconciler import STATUS_FIELDS, ObjectView, Result, format_time, utcnow
 from wsconn.settings import Settings
 
@@ -66,6 +73,9 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # bounded by the reconciler's own semaphore (cfg.workers) and the ARM client's (cfg.arm_concurrency).
     settings.queueing.worker_limit = None
     settings.posting.level = logging.WARNING
+    # Events say who wrote them ("From" in kubectl describe; Kopf's default is "kopf").
+    settings.posting.reporting_component = "wsconn-operator"
+    settings.posting.reporting_instance = socket.gethostname()
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.standalone = not cfg.peering
@@ -172,6 +182,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
         if result.done:
             tracker.drop(obj.uid)
+            forget_conditions(obj.namespace, obj.name)
             return
         if result.status is not None:
             patch.status.update(_changed(obj.status, result.status))
@@ -208,6 +219,7 @@ def _report(
     patch.status.update(_changed(obj.status, result.status))
     RECONCILES.labels(result.outcome.state, result.outcome.reason).inc()
     tracker.set(obj.uid, "True" if result.outcome.state == "ready" else "False")
+    record_conditions(obj.namespace, obj.name, result.status.get("conditions") or ())
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 

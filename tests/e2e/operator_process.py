@@ -39,18 +39,16 @@ class OperatorProcess:
     def start(self, *, wait_ready: bool = True) -> OperatorProcess:
         """Start the process; by default wait until its liveness endpoint answers."""
         env = {
-            **os.environ,
             **self.env,
             "WSCONN_BIND_ADDRESS": "127.0.0.1",
             "WSCONN_HEALTH_PORT": str(self.health_port),
             "WSCONN_METRICS_PORT": str(self.metrics_port),
             "PYTHONUNBUFFERED": "1",
         }
-        command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                command,
-                env=env,
+                self.command(env),
+                env={**os.environ, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -63,6 +61,15 @@ class OperatorProcess:
                 self.kill()
                 raise
         return self
+
+    def command(self, env: Mapping[str, str]) -> list[str]:
+        """The argv that runs the operator with `env` (on top of this process's environment)."""
+        return [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
+
+    def signal_target(self) -> int:
+        """The pid that stop() signals: the operator itself."""
+        assert self.popen is not None
+        return self.popen.pid
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Wait for /healthz to answer 200."""
@@ -82,7 +89,7 @@ class OperatorProcess:
         """Send `sig` and wait for the exit code."""
         if self.popen is None or self.popen.poll() is not None:
             return self.popen.returncode if self.popen else 0
-        self.popen.send_signal(sig)
+        os.kill(self.signal_target(), sig)
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -93,6 +100,9 @@ class OperatorProcess:
     def kill(self) -> None:
         """SIGKILL, as a node failure or OOM would."""
         if self.popen is not None and self.popen.poll() is None:
+            target = self.signal_target()
+            if target != self.popen.pid:  # a wrapper (buildah) would leave its child running
+                os.kill(target, signal.SIGKILL)
             self.popen.kill()
             self.popen.wait(10)
 
