@@ -164,6 +164,31 @@ def validate(paths: tuple[str, ...], output: str, default_api_version: str) -> N
     sys.exit(1 if report.problems else 0)
 
 
+@main.command()
+@click.option(
+    "--api-version",
+    type=click.Choice(contract.API_VERSIONS),
+    help="Narrow the schema to manifests on this ARM api-version (its categories only).",
+)
+def schema(api_version: str | None) -> None:
+    """Print a JSON Schema (draft-07) of WorkspaceConnection manifests, for kubeconform and editors.
+
+    Generated from the same source as the CRD, strict about unknown fields, with the CRD's credential and
+    category rules expressed as if/then blocks. Only the immutability rules (which need the stored object)
+    are left to the API server.
+
+    \b
+    Examples:
+      wsconn schema > workspaceconnection-azureml-v1alpha1.json
+      kubeconform -strict -schema-location default \\
+        -schema-location 'schemas/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json' manifests/
+      wsconn schema --api-version 2024-04-01 > workspaceconnection-2024-04-01.json
+    """
+    from wsconn.tools.schema import json_schema
+
+    click.echo(json.dumps(json_schema(api_version), indent=2))
+
+
 def _configure_logging(cfg: Settings) -> None:
     fmt = kopf.LogFormat.JSON if cfg.log_format == "json" else kopf.LogFormat.FULL
     kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_refkey="object")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from hypothesis import HealthCheck, Phase, given, settings
 from kubernetes import client
 from kubernetes.client import ApiException
@@ -110,19 +111,26 @@ def _fuzz_manifests(workspace: Workspace, namespace: str) -> list[dict[str, Any]
     return drawn
 
 
+def _corpus(directory: Path, workspace: Workspace, namespace: str) -> Path:
+    """Every compared manifest, written to files under `directory`."""
+    directory.mkdir()
+    for stem, objects in _inputs(workspace, namespace):
+        (directory / f"{stem}.yaml").write_text(dump(objects))
+    (directory / "fuzz.yaml").write_text(dump(_fuzz_manifests(workspace, namespace)))
+    return directory
+
+
+def _wsconn(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script."""
+    command = [str(Path(sys.executable).with_name("wsconn")), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def test_validate_agrees_with_the_api_server(
     crd: None, kube: client.ApiClient, namespace: str, workspace: Workspace, tmp_path: Path
 ) -> None:
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    for stem, objects in _inputs(workspace, namespace):
-        (manifests / f"{stem}.yaml").write_text(dump(objects))
-    (manifests / "fuzz.yaml").write_text(dump(_fuzz_manifests(workspace, namespace)))
-
-    wsconn = str(Path(sys.executable).with_name("wsconn"))
-    run = subprocess.run(
-        [wsconn, "validate", "--output", "json", str(manifests)], capture_output=True, text=True, check=False
-    )
+    manifests = _corpus(tmp_path / "manifests", workspace, namespace)
+    run = _wsconn("validate", "--output", "json", str(manifests))
     report = json.loads(run.stdout)
     assert run.returncode == (1 if report["problems"] else 0), run.stderr
     offline: dict[tuple[str, int], set[tuple[str | None, str]]] = {}
@@ -172,3 +180,36 @@ def test_validate_agrees_with_the_api_server(
     # The operator's side for the suite's accepted inputs: the Secret mistakes it stalls on are caught too.
     assert stalls.get(("stalled-missing-key.yaml", 1)) == {"SecretKeyNotFound"}
     assert stalls.get(("stalled-empty-value.yaml", 1)) == {"SecretValueEmpty"}
+
+
+def test_json_schema_agrees_with_the_api_server(
+    crd: None, kube: client.ApiClient, namespace: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    """kubeconform-style: each WorkspaceConnection checked against `wsconn schema`'s JSON Schema (draft-07,
+    strict); the verdict must be the API server's, for everything but the transition rules (not compared)."""
+    manifests = _corpus(tmp_path / "manifests", workspace, namespace)
+    run = _wsconn("schema")
+    assert run.returncode == 0, run.stderr
+    schema = json.loads(run.stdout)
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    api = custom(kube)
+    documents, _ = read_documents([str(manifests)])
+    compared = agreed = refused = 0
+    disagreements = []
+    for doc in documents:
+        if not doc.is_connection:
+            continue
+        sent = as_sent(doc.body)
+        server = _server_verdict(api, namespace, sent)
+        errors = sorted(e.message for e in validator.iter_errors(sent))
+        compared += 1
+        refused += bool(server.refusals)
+        agreed += bool(server.refusals) == bool(errors)
+        if bool(server.refusals) != bool(errors):
+            disagreements.append((doc.source, doc.index, sorted(server.refusals, key=str), errors[:5]))
+    print(
+        f"JSON Schema parity: {compared} manifests compared ({refused} refused by the API server): "
+        f"verdicts agree {agreed}/{compared}"
+    )
+    assert not disagreements, "\n".join(map(str, disagreements))
