@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Final
 
 import click
@@ -71,6 +72,37 @@ CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 11
 OUTPUTS: Final = click.Choice(["text", "json"])
 
 
+def _workspace(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from wsconn.tools.manifests import workspace_ref
+
+    if value is None:
+        return None
+    try:
+        return workspace_ref(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+WORKSPACE = click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    callback=_workspace,
+    metavar="SUB/RG/NAME",
+    help="The Azure ML workspace: subscription ID, resource group and name, or its ARM ID.",
+)
+NAMESPACE = click.option(
+    "--namespace", "-n", help="metadata.namespace of the manifests written (default: none)."
+)
+DEFAULT_API_VERSION = click.option(
+    "--default-api-version",
+    type=click.Choice(contract.API_VERSIONS),
+    default=default_of("default_api_version"),
+    show_default=True,
+    help="The operator's default ARM api-version, for resources that set no spec.azureApiVersion.",
+)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name=DISTRIBUTION, prog_name="wsconn", message="%(prog)s %(version)s")
 def main() -> None:
@@ -133,13 +165,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--output", "-o", type=OUTPUTS, default="text", show_default=True, help="Report format.")
-@click.option(
-    "--default-api-version",
-    type=click.Choice(contract.API_VERSIONS),
-    default=default_of("default_api_version"),
-    show_default=True,
-    help="The operator's default ARM api-version, for resources that set no spec.azureApiVersion.",
-)
+@DEFAULT_API_VERSION
 def validate(paths: tuple[str, ...], output: str, default_api_version: str) -> None:
     """Check WorkspaceConnection manifests offline, as kubectl apply and the operator would.
 
@@ -187,6 +213,51 @@ def schema(api_version: str | None) -> None:
     from wsconn.tools.schema import json_schema
 
     click.echo(json.dumps(json_schema(api_version), indent=2))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="FILE...")
+@WORKSPACE
+@NAMESPACE
+@click.option(
+    "--output-dir",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per connection there, and the Secrets with their values under secrets/ (mode 0600). "
+    "Without it, the manifests go to stdout with empty Secret values.",
+)
+@DEFAULT_API_VERSION
+def convert(
+    paths: tuple[str, ...],
+    workspace: Any,
+    namespace: str | None,
+    output_dir: Path | None,
+    default_api_version: str,
+) -> None:
+    """Convert Azure ML CLI v2 connection YAML (az ml connection create --file) to manifests.
+
+    Each file becomes a WorkspaceConnection and, when it holds credentials, a Secret the connection
+    references. Every type of azure-ai-ml's connection schema that maps to a category and authType is
+    converted; anything else is refused, naming the type or key. The result passes `wsconn validate`.
+    Exit status 0 when every file converted, 1 otherwise.
+
+    \b
+    Examples:
+      wsconn convert -w 0000-.../rg-ml/ws-prod openai.yml
+      wsconn convert -w 0000-.../rg-ml/ws-prod -n ml-team -d manifests/ connections/*.yml
+    """
+    from wsconn.tools.convert import convert_files
+
+    code = convert_files(
+        paths,
+        workspace=workspace,
+        namespace=namespace,
+        output_dir=output_dir,
+        default_api_version=default_api_version,
+        echo=lambda text: click.echo(text, nl=not text.endswith("\n")),
+        warn=lambda text: click.echo(f"wsconn convert: {text}", err=True),
+    )
+    sys.exit(code)
 
 
 def _configure_logging(cfg: Settings) -> None:

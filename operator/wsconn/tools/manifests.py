@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from typing import Any, Final, TextIO
 import yaml
 
 from wsconn.api.crd import GROUP, KIND, VERSION
+from wsconn.api.spec import WorkspaceRef
 from wsconn.core.credentials import FetchedSecret
 
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 STDIN: Final = "-"
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+SECRET_WARNING: Final = "holds credential values: keep it out of Git unless encrypted (Sealed Secrets, SOPS) and delete it once applied"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -160,3 +163,22 @@ def dump(objects: Sequence[Mapping[str, Any]], header: str = "") -> str:
         yaml.dump(dict(o), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120) for o in objects
     ]
     return comment + "".join(f"---\n{d}" for d in docs)
+
+
+def workspace_ref(text: str) -> WorkspaceRef:
+    """`SUB/RG/NAME` (or a workspace's ARM ID) as a WorkspaceRef; ValueError when it is neither."""
+    parts = [p for p in text.strip().split("/") if p]
+    if len(parts) >= 8 and parts[0].lower() == "subscriptions" and parts[2].lower() == "resourcegroups":
+        return WorkspaceRef(parts[1], parts[3], parts[7])
+    if len(parts) != 3:
+        raise ValueError(f"{text!r} is not SUBSCRIPTION/RESOURCE_GROUP/WORKSPACE nor a workspace's ARM ID")
+    return WorkspaceRef(*parts)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds credential values): created 0600, never widened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
