@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -15,7 +16,7 @@ import kopf
 from wsconn import handlers
 from wsconn.api import contract
 from wsconn.logs import install_context_filter
-from wsconn.settings import OPTIONS, Settings, default_of
+from wsconn.settings import OPTIONS, Option, Settings, default_of
 
 log = logging.getLogger("wsconn")
 DISTRIBUTION: Final = "azureml-wsconn-operator"
@@ -36,8 +37,17 @@ _QUIET_LOGGERS = {
 }
 
 
-def _options(command: Any) -> Any:
-    for option in reversed(OPTIONS):
+def _options(*names: str) -> Callable[[Any], Any]:
+    """The operator's settings as click options (all of them, or those named), with their env variables."""
+
+    def decorate(command: Any) -> Any:
+        return _add_options(command, [o for o in OPTIONS if not names or o.name in names])
+
+    return decorate
+
+
+def _add_options(command: Any, options: Sequence[Option]) -> Any:
+    for option in reversed(options):
         if option.name == "namespaces":
             command = click.option(
                 option.flag, "-n", "namespaces", multiple=True, help=option.help + f" Env: {option.env}."
@@ -128,7 +138,7 @@ def crd() -> None:
 
 
 @main.command()
-@_options
+@_options()
 def run(namespaces: tuple[str, ...], **values: Any) -> None:
     """Run the operator until SIGTERM/SIGINT.
 
@@ -256,6 +266,92 @@ def convert(
         default_api_version=default_api_version,
         echo=lambda text: click.echo(text, nl=not text.endswith("\n")),
         warn=lambda text: click.echo(f"wsconn convert: {text}", err=True),
+    )
+    sys.exit(code)
+
+
+def _azure_settings(arm_endpoint: str, arm_audience: str, arm_timeout: float) -> Settings:
+    try:
+        return Settings(arm_endpoint=arm_endpoint, arm_audience=arm_audience, arm_timeout=arm_timeout)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command("import")
+@WORKSPACE
+@NAMESPACE
+@click.option(
+    "--output-dir",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per connection there, Secret stubs under secrets/ and NOT-IMPORTED.txt. "
+    "Without it, the manifests go to stdout.",
+)
+@click.option(
+    "--with-secret-values",
+    is_flag=True,
+    help="Also read the credentials (POST listsecrets, an ARM write action) into the Secrets, written only to "
+    "files of mode 0600 under --output-dir.",
+)
+@click.option(
+    "--api-version",
+    type=click.Choice(contract.API_VERSIONS),
+    default=default_of("default_api_version"),
+    show_default=True,
+    help="ARM api-version to read with (the operator's default api-version by default).",
+)
+@_options("arm_endpoint", "arm_audience", "arm_timeout")
+def import_(
+    *,
+    workspace: Any,
+    namespace: str | None,
+    output_dir: Path | None,
+    with_secret_values: bool,
+    api_version: str,
+    arm_endpoint: str,
+    arm_audience: str,
+    arm_timeout: float,
+) -> None:
+    """Write the connections a workspace already has as WorkspaceConnection manifests.
+
+    One manifest per connection, and a Secret stub per connection with credentials (key names, empty values,
+    a comment saying which field each feeds): ARM never returns credentials on GET. Azure is read with the
+    operator's identity (DefaultAzureCredential from the environment). What the operator cannot express is
+    listed, not dropped. Exit status 0 when every connection was imported, 2 when some were not (listed),
+    1 on errors.
+
+    \b
+    Examples:
+      wsconn import -w 0000-.../rg-ml/ws-prod -n ml-team -d manifests/
+      wsconn import -w 0000-.../rg-ml/ws-prod -d manifests/ --with-secret-values
+    """
+    import asyncio
+
+    from wsconn.tools import importer
+
+    if with_secret_values and output_dir is None:
+        raise click.UsageError(
+            "--with-secret-values needs --output-dir: credential values are written only to files"
+        )
+    settings = _azure_settings(arm_endpoint, arm_audience, arm_timeout)
+    try:
+        fetched = asyncio.run(
+            importer.fetch(settings, workspace, api_version, with_secret_values=with_secret_values)
+        )
+    except Exception as exc:  # an ARM or identity failure: one line, no traceback
+        click.echo(f"wsconn import: reading {workspace.name} failed: {exc}", err=True)
+        sys.exit(1)
+    results = [
+        importer.to_manifests(
+            r, workspace=workspace, namespace=namespace, api_version=api_version, credentials=c
+        )
+        for r, c in fetched
+    ]
+    code = importer.write(
+        results,
+        output_dir=output_dir,
+        echo=lambda text: click.echo(text, nl=not text.endswith("\n")),
+        warn=lambda text: click.echo(f"wsconn import: {text}", err=True),
     )
     sys.exit(code)
 
