@@ -277,6 +277,52 @@ def _azure_settings(arm_endpoint: str, arm_audience: str, arm_timeout: float) ->
         raise click.UsageError(str(exc)) from None
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--output", "-o", type=OUTPUTS, default="text", show_default=True, help="Report format.")
+@DEFAULT_API_VERSION
+@_options("arm_endpoint", "arm_audience", "arm_timeout")
+def plan(
+    *,
+    paths: tuple[str, ...],
+    output: str,
+    default_api_version: str,
+    arm_endpoint: str,
+    arm_audience: str,
+    arm_timeout: float,
+) -> None:
+    """Show what applying the manifests would change in Azure, without changing anything.
+
+    For each WorkspaceConnection, GETs the connection with the identity the operator would use and prints
+    create, update (the fields that differ, never values), no change, conflict (another resource in the
+    input names the same connection) or cannot tell (with the reason). Credentials are not compared: ARM
+    never returns them. PATH is as for validate. Exit status 0 when nothing would change, 2 when something
+    would, 1 when something could not be told.
+
+    \b
+    Examples:
+      wsconn plan manifests/
+      wsconn plan --output json manifests/ > plan.json
+    """
+    import asyncio
+
+    from wsconn.tools import plan as planner
+    from wsconn.tools.manifests import read_documents
+
+    settings = _azure_settings(arm_endpoint, arm_audience, arm_timeout)
+    documents, errors = read_documents(paths)
+    entries = asyncio.run(
+        planner.plan(
+            documents,
+            errors,
+            default_api_version=default_api_version,
+            resolve=planner.operator_identity(settings),
+        )
+    )
+    click.echo(planner.render(entries, output), nl=False)
+    sys.exit(planner.exit_code(entries))
+
+
 @main.command("import")
 @WORKSPACE
 @NAMESPACE
