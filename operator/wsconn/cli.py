@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import click
-import kopf
 
-from wsconn import handlers
 from wsconn.api import contract
 from wsconn.logs import install_context_filter
 from wsconn.settings import OPTIONS, Option, Settings, default_of
@@ -156,6 +154,9 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
         raise click.UsageError(str(exc)) from None
     _configure_logging(cfg)
     log.info("effective configuration: %s", json.dumps(cfg.describe(), sort_keys=True, default=str))
+    import kopf
+
+    from wsconn import handlers
     from wsconn.runtime import build
 
     registry = kopf.OperatorRegistry()
@@ -403,6 +404,8 @@ def import_(
 
 
 def _configure_logging(cfg: Settings) -> None:
+    import kopf
+
     fmt = kopf.LogFormat.JSON if cfg.log_format == "json" else kopf.LogFormat.FULL
     kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_refkey="object")
     level = getattr(logging, cfg.log_level.upper())
