@@ -216,10 +216,10 @@ def schema(api_version: str | None) -> None:
 
     \b
     Examples:
-      wsconn schema > workspaceconnection-azureml-v1alpha1.json
+      wsconn schema > schemas/workspaceconnection_v1alpha1.json
       kubeconform -strict -schema-location default \\
-        -schema-location 'schemas/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json' manifests/
-      wsconn schema --api-version 2024-04-01 > workspaceconnection-2024-04-01.json
+        -schema-location 'schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' manifests/
+      wsconn schema --api-version 2024-04-01 > schemas/workspaceconnection_v1alpha1.json
     """
     from wsconn.tools.schema import json_schema
 

@@ -14,7 +14,7 @@ import yaml
 from tests.tools.conftest import REPO, Run
 from wsconn.api import contract
 from wsconn.api.authtypes import AUTH_TYPES
-from wsconn.tools.convert import TYPES
+from wsconn.tools.convert import TYPES, markdown_table
 
 FIXTURES = REPO / "tests" / "fixtures" / "azure-ai-ml"
 WORKSPACE = "00000000-1111-2222-3333-444444444444/rg-ml/ws-prod"
@@ -168,3 +168,13 @@ def test_workspace_must_be_given_and_well_formed(wsconn: Run, tmp_path: Path) ->
     bad = wsconn("convert", "-w", "only/two", str(tmp_path / "git.yaml"))
     assert bad.returncode == 2
     assert "SUBSCRIPTION/RESOURCE_GROUP/WORKSPACE" in bad.stderr
+
+
+def test_docs_list_every_type_and_the_figures() -> None:
+    text = (REPO / "docs" / "tools.md").read_text()
+    assert markdown_table() in text
+    refused = sum(isinstance(e, str) for e in EXPECTED.values())
+    assert (
+        f"{len(EXPECTED)} files, with\nprovenance): {len(EXPECTED) - refused} converted, {refused} refused"
+        in text
+    )

@@ -398,3 +398,27 @@ def _self_check(result: Converted, default_api_version: str, where: str) -> list
     return [
         f"{p.field}: {p.message}" for p in report.problems if not p.message.startswith("SecretValueEmpty")
     ]
+
+
+def markdown_table() -> str:
+    """The type table of docs/tools.md (a test keeps the doc in step with TYPES)."""
+    rows = [
+        "| Azure ML CLI `type` | category | target from | authType |",
+        "|---|---|---|---|",
+    ]
+    for t in TYPES.values():
+        if t.api_key != "no":
+            auth = "ApiKey with `api_key`" + (", else AAD" if t.api_key == "optional" else " (required)")
+        else:
+            auth = (
+                "`credentials.type` ("
+                + ", ".join(f"`{c}`" for c in t.credentials)
+                + f"); default `{t.default_credentials}`"
+            )
+        target = (
+            "`endpoint`, `one_lake_workspace_name`, `artifact.name`"
+            if t.target
+            else (f"`{t.target_key}`" if t.target_key else "(none)")
+        )
+        rows.append(f"| `{t.name}` | {t.category} | {target} | {auth} |")
+    return "\n".join(rows) + "\n"
