@@ -102,6 +102,12 @@ WORKSPACE = click.option(
 NAMESPACE = click.option(
     "--namespace", "-n", help="metadata.namespace of the manifests written (default: none)."
 )
+
+
+def _output_dir(text: str) -> Callable[[Any], Any]:
+    return click.option("--output-dir", "-d", type=click.Path(file_okay=False, path_type=Path), help=text)
+
+
 DEFAULT_API_VERSION = click.option(
     "--default-api-version",
     type=click.Choice(contract.API_VERSIONS),
@@ -230,12 +236,9 @@ def schema(api_version: str | None) -> None:
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...")
 @WORKSPACE
 @NAMESPACE
-@click.option(
-    "--output-dir",
-    "-d",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per connection there, and the Secrets with their values under secrets/ (mode 0600). "
-    "Without it, the manifests go to stdout with empty Secret values.",
+@_output_dir(
+    "Write one file per connection there, and the Secrets with their values under secrets/ (mode 0600). "
+    "Without it, the manifests go to stdout with empty Secret values."
 )
 @DEFAULT_API_VERSION
 def convert(
@@ -327,12 +330,9 @@ def plan(
 @main.command("import")
 @WORKSPACE
 @NAMESPACE
-@click.option(
-    "--output-dir",
-    "-d",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per connection there, Secret stubs under secrets/ and NOT-IMPORTED.txt. "
-    "Without it, the manifests go to stdout.",
+@_output_dir(
+    "Write one file per connection there, Secret stubs under secrets/ and NOT-IMPORTED.txt. "
+    "Without it, the manifests go to stdout."
 )
 @click.option(
     "--with-secret-values",

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from kubernetes import client
 from kubernetes.client import ApiException
 
 from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, load_examples, retarget
 from tests.e2e.test_bad_input import REFUSED, _objects, stalled_inputs
-from tests.e2e.test_fuzz import specs
+from tests.e2e.test_fuzz import fixed_seed, specs
 from wsconn.tools.admission import as_sent
 from wsconn.tools.manifests import dump, read_documents
 
@@ -87,14 +87,7 @@ def _fuzz_manifests(workspace: Workspace, namespace: str) -> list[dict[str, Any]
     """The fuzz suite's strategy, drawn with a fixed seed."""
     drawn: list[dict[str, Any]] = []
 
-    @settings(
-        max_examples=FUZZ_EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @fixed_seed(FUZZ_EXAMPLES)
     @given(specs(workspace))
     def draw(spec: dict[str, Any]) -> None:
         name = f"fuzz-{len(drawn):04d}"
