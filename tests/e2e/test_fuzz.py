@@ -147,6 +147,18 @@ def specs(draw: st.DrawFn, workspace: Workspace) -> dict[str, Any]:
     return spec
 
 
+def fixed_seed(examples: int) -> settings:
+    """A bounded draw that is the same on every run (CI-stable), without hypothesis' database or shrinking."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -183,14 +195,7 @@ def test_fuzzed_workspace_connections(
     refused: list[str] = []
     refusals: list[tuple[int, str]] = []
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @fixed_seed(EXAMPLES)
     @given(specs(workspace))
     def run(spec: dict[str, Any]) -> None:
         name = f"fuzz-{len(accepted) + len(refused):04d}"
