@@ -75,7 +75,8 @@ def categories_table() -> str:
     lines.append(", ".join(f"`{c}`" for c in contract.categories(newest)) + ".")
     for version in older:
         missing = [c for c in contract.categories(newest) if c not in contract.categories(version)]
-        lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
+        if missing:
+            lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
     return "\n".join(lines) + "\n"
 
 
