@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.replay import drift_counts
 from tests.runs import CONTROLPLANE_RUNS
 from wsconn_testbed.controlplane import ControlPlaneError, find_binaries
 
@@ -54,3 +55,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "and the Azure emulator"
         )
     terminalreporter.write_line(f"e2e tests: {counts}")
+    for line in drift_counts.summary_lines(terminalreporter):
+        terminalreporter.write_line(line)
