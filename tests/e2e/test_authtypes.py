@@ -1,4 +1,4 @@
-"""Every auth type on both api-versions, from the manifests users start from (examples/), end to end:
+"""Every auth type on every api-version, from the manifests users start from (examples/), end to end:
 kubectl apply -> Ready -> the emulator holds exactly what the spec and the Secrets say."""
 
 from __future__ import annotations
