@@ -192,8 +192,6 @@ def _bicep_schema(types: tuple[Schema, ...], node: Schema) -> Schema:
         return {"type": "string", **bounds}
     if kind == "BooleanType":
         return {"type": "boolean"}
-    if kind == "IntegerType":
-        return {"type": "integer"}
     if kind == "ArrayType":
         return {"type": "array", "items": _bicep_schema(types, contract.bicep_ref(types, node["itemType"]))}
     raise ValueError(f"bicep type {kind} is not used by workspace connections")
