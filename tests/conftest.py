@@ -1,6 +1,6 @@
 """Shared pytest wiring: e2e tests get the `e2e` marker from their directory; the run's header names the
-control-plane binaries and its summary says what the e2e tests ran against (also under pytest-xdist, whose
-controller loads only this conftest)."""
+control-plane binaries and its summary says what the e2e tests ran against and what the replay tiers
+compared (also under pytest-xdist, whose controller loads only this conftest)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.replay import drift_counts
+from tests.replay import drift_counts, tally
 from tests.runs import CONTROLPLANE_RUNS
 from wsconn_testbed.controlplane import ControlPlaneError, find_binaries
 
@@ -35,10 +35,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["controlplane_runs"] = CONTROLPLANE_RUNS
+        workeroutput["replay_counts"] = {tier: dict(counts) for tier, counts in tally.COUNTS.items()}
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
     CONTROLPLANE_RUNS.extend(getattr(node, "workeroutput", {}).get("controlplane_runs", []))
+    tally.merge(getattr(node, "workeroutput", {}).get("replay_counts", {}))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -55,5 +57,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "and the Azure emulator"
         )
     terminalreporter.write_line(f"e2e tests: {counts}")
-    for line in drift_counts.summary_lines(terminalreporter):
+    for line in tally.summary_lines() + drift_counts.summary_lines(terminalreporter):
         terminalreporter.write_line(line)

@@ -1,6 +1,8 @@
-"""ARM workspace connections as CONNECTIONS.md describes them, through HTTPS with a token from the emulator's
-Entra endpoint: each authType's credential rules on both api-versions, validation answers, PUT/GET/DELETE/
-listsecrets/PATCH semantics, list paging and filters, and names."""
+"""ARM workspace connections as the contract and the recordings describe them, through HTTPS with a token from
+the emulator's Entra endpoint: each authType's credential rules on the operator's five api-versions,
+validation answers, PUT/GET/DELETE/listsecrets/PATCH semantics, list paging and filters, and names. What
+only the recordings say (server-added properties, casing, metadata, the RP's 404 body...) is held by
+test_recorded.py and the replay tier (tests/replay)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tests.emulator.support import (
     AUTH_TYPES,
     CONNECTION_TYPE,
     CONNECTIONS,
+    LATEST,
     WS_PATH,
     body,
     code,
@@ -29,6 +32,9 @@ from tests.emulator.support import (
 from wsconn_testbed.emulator.client import EmulatorClient
 
 BOTH = pytest.mark.parametrize("api_version", API_VERSIONS)
+PATCHING = pytest.mark.parametrize("api_version", API_VERSIONS[1:])
+LEGACY_VALUE = ("2024-04-01", "2025-06-01", "2025-09-01")
+"""The versions that still define `value` and `valueFormat`."""
 
 
 def _stored_credentials(auth_type: str) -> dict[str, Any] | None:
@@ -49,15 +55,18 @@ def test_auth_type_round_trip(emu: EmulatorClient, api_version: str, auth_type: 
     listed = emu.arm("GET", CONNECTIONS, api_version)
     for answer in (put, got, listed):
         assert answer.status_code == 200
-        assert not has_key(answer.json(), "credentials")
         for secret in secrets:
             assert secret not in answer.text
     resource = got.json()
+    # Present as null for an authType with credentials, absent for AAD and None (the recordings).
+    expected_credentials = "absent" if auth_type in ("AAD", "None") else None
+    assert resource["properties"].get("credentials", "absent") == expected_credentials
     assert resource["id"] == conn("c-1")
     assert resource["name"] == "c-1"
     assert resource["type"] == CONNECTION_TYPE
     expected = {k: v for k, v in sent["properties"].items() if k != "credentials"}
     assert {k: v for k, v in resource["properties"].items() if k in expected} == expected
+    assert put.json()["properties"] == resource["properties"]
     assert resource["properties"]["createdByWorkspaceArmId"] == WS_PATH
     assert isinstance(resource["properties"]["group"], str)
     assert set(resource["systemData"]) >= {"createdAt", "createdBy", "lastModifiedAt", "lastModifiedBy"}
@@ -87,7 +96,7 @@ def test_credentials_are_optional(emu: EmulatorClient, api_version: str, auth_ty
     answer = emu.arm("PUT", conn("no-creds"), api_version, json=body(auth_type))
     assert answer.status_code == 200, answer.text
     revealed = emu.arm("POST", conn("no-creds") + "/listsecrets", api_version).json()
-    assert "credentials" not in revealed["properties"]
+    assert revealed["properties"]["credentials"] is None
 
 
 # --- credential rules: wrong fields where additionalProperties is false, types, formats ---
@@ -184,24 +193,89 @@ def test_valid_formats_are_accepted(emu: EmulatorClient, api_version: str) -> No
     ):
         answer = emu.arm("PUT", conn(f"expiry-{i}"), api_version, json=body("None", expiryTime=expiry))
         assert answer.status_code == 200, (expiry, answer.text)
-    full = body(
-        "None",
-        isSharedToAll=False,
-        sharedUserList=["alice", "bob"],
-        metadata={"ApiType": "Azure"},
-        value='{"a": 1}',
-        valueFormat="json",
+        assert answer.json()["properties"]["expiryTime"] == expiry
+    full = body("None", isSharedToAll=False, sharedUserList=["alice", "bob"], metadata={"ApiType": "Azure"})
+    answer = emu.arm("PUT", conn("all-fields"), api_version, json=full)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["properties"]["sharedUserList"] == ["alice", "bob"]
+
+
+@pytest.mark.parametrize("api_version", LEGACY_VALUE)
+def test_value_and_value_format_are_accepted_and_never_returned(
+    emu: EmulatorClient, api_version: str
+) -> None:
+    # The Azure Service Operator recording: accepted (200) and absent from every answer.
+    sent = body("None", value='{"foo":"bar", "baz":"bee"}', valueFormat="json")
+    answers = [
+        emu.arm("PUT", conn("legacy"), api_version, json=sent),
+        emu.arm("GET", conn("legacy"), api_version),
+        emu.arm("POST", conn("legacy") + "/listsecrets", api_version),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert not has_key(answer.json(), "value")
+        assert not has_key(answer.json(), "valueFormat")
+    assert not has_key(emu.arm("GET", CONNECTIONS, api_version).json()["value"], "valueFormat")
+
+
+@pytest.mark.parametrize("api_version", ["2025-12-01", "2026-05-01"])
+@pytest.mark.parametrize("field", ["value", "valueFormat"])
+def test_value_and_value_format_are_refused_from_2025_12_01(
+    emu: EmulatorClient, api_version: str, field: str
+) -> None:
+    answer = emu.arm("PUT", conn("legacy"), api_version, json=body("None", **{field: "JSON"}))
+    assert answer.status_code == 400
+    assert [d["target"] for d in error(answer)["details"]] == [f"properties.{field}"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "answered"),
+    [("peRequirement", "required", "required"), ("useWorkspaceManagedIdentity", True, True)],
+)
+def test_writable_from_2025_12_01(emu: EmulatorClient, field: str, value: Any, answered: Any) -> None:
+    for version in ("2025-12-01", "2026-05-01"):
+        answer = emu.arm("PUT", conn("pe-1"), version, json=body("ApiKey", {"key": "k"}, **{field: value}))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["properties"][field] == answered
+    # Older versions do not define them: the closed None subtype refuses them, an open one drops them.
+    refused = emu.arm("PUT", conn("pe-1"), "2025-09-01", json=body("None", **{field: value}))
+    assert [d["target"] for d in error(refused)["details"]] == [f"properties.{field}"]
+    dropped = emu.arm("PUT", conn("pe-1"), "2025-06-01", json=body("ApiKey", {"key": "k"}, **{field: value}))
+    assert dropped.status_code == 200
+    assert (
+        dropped.json()["properties"][field]
+        == {"peRequirement": "NotRequired", "useWorkspaceManagedIdentity": False}[field]
     )
-    assert emu.arm("PUT", conn("all-fields"), api_version, json=full).status_code == 200
 
 
-@pytest.mark.parametrize("category", ["Pinecone", "Elasticsearch", "ManagedOnlineEndpoint"])
-def test_categories_new_in_2025(emu: EmulatorClient, category: str) -> None:
+@pytest.mark.parametrize("field", ["error", "peStatus"])
+def test_status_fields_are_read_only(emu: EmulatorClient, field: str) -> None:
+    for version in ("2025-12-01", "2026-05-01"):
+        answer = emu.arm("PUT", conn("status"), version, json=body("None", **{field: "Active"}))
+        assert answer.status_code == 400
+        assert [d["target"] for d in error(answer)["details"]] == [f"properties.{field}"]
+
+
+@pytest.mark.parametrize(
+    ("category", "first"),
+    [
+        ("Pinecone", "2025-06-01"),
+        ("Elasticsearch", "2025-06-01"),
+        ("ManagedOnlineEndpoint", "2025-06-01"),
+        ("AzureKeyVault", "2025-12-01"),
+        ("ModelGateway", "2025-12-01"),
+        ("RemoteA2A", "2025-12-01"),
+    ],
+)
+def test_categories_per_api_version(emu: EmulatorClient, category: str, first: str) -> None:
     sent = body("ApiKey", {"key": "k"}, category=category)
-    old = emu.arm("PUT", conn("new-cat"), "2024-04-01", json=sent)
-    assert old.status_code == 400
-    assert "properties.category" in [d["target"] for d in error(old)["details"]]
-    assert emu.arm("PUT", conn("new-cat"), "2025-06-01", json=sent).status_code == 200
+    for version in API_VERSIONS:
+        answer = emu.arm("PUT", conn("new-cat"), version, json=sent)
+        if version < first:
+            assert answer.status_code == 400, (version, answer.text)
+            assert "properties.category" in [d["target"] for d in error(answer)["details"]]
+        else:
+            assert answer.status_code == 200, (version, answer.text)
 
 
 @BOTH
@@ -217,19 +291,14 @@ def test_auth_type_and_category_match_case_insensitively(emu: EmulatorClient, ap
     assert wrong.status_code == 400
 
 
-@BOTH
-def test_metadata_null_values_are_tolerated_and_dropped(emu: EmulatorClient, api_version: str) -> None:
-    sent = body("ApiKey", {"key": "k"}, metadata={"ApiType": "Azure", "ApiVersion": None, "ResourceId": None})
-    assert emu.arm("PUT", conn("aoai"), api_version, json=sent).status_code == 200
-    assert emu.arm("GET", conn("aoai"), api_version).json()["properties"]["metadata"] == {"ApiType": "Azure"}
-
-
 @pytest.mark.parametrize(
     ("category", "group"),
     [
         ("AzureOpenAI", "AzureAI"),
         ("AIServices", "AzureAI"),
+        ("CustomKeys", "AzureAI"),
         ("AzureBlob", "Azure"),
+        ("ContainerRegistry", "Azure"),
         ("Git", "GenericProtocol"),
         ("S3", "File"),
         ("Snowflake", "Database"),
@@ -258,9 +327,9 @@ def test_put_creates_and_replaces_with_200(emu: EmulatorClient, api_version: str
     properties = second.json()["properties"]
     assert properties["authType"] == "SAS"
     assert properties["target"] == "https://t2"
-    assert "metadata" not in properties  # replace, not merge
-    assert second.json()["systemData"]["createdAt"] == first.json()["systemData"]["createdAt"]
-    assert second.json()["systemData"]["lastModifiedAt"] >= first.json()["systemData"]["lastModifiedAt"]
+    assert properties["metadata"] == {}  # replace, not merge
+    assert second.json()["systemData"]["createdAt"] > first.json()["systemData"]["createdAt"]
+    assert second.json()["systemData"]["createdAt"] == second.json()["systemData"]["lastModifiedAt"]
     revealed = emu.arm("POST", conn("replaced") + "/listsecrets", api_version).json()
     assert revealed["properties"]["credentials"] == {"sas": "two"}
     assert len(emu.arm("GET", CONNECTIONS, api_version).json()["value"]) == 1
@@ -273,7 +342,7 @@ def test_put_replacing_credentials_with_none_removes_them(emu: EmulatorClient, a
     emu.arm("PUT", conn("dropped"), api_version, json=body("PAT", {"pat": "one"}))
     emu.arm("PUT", conn("dropped"), api_version, json=body("PAT"))
     revealed = emu.arm("POST", conn("dropped") + "/listsecrets", api_version).json()
-    assert "credentials" not in revealed["properties"]
+    assert revealed["properties"]["credentials"] is None
 
 
 @BOTH
@@ -282,16 +351,19 @@ def test_delete_answers_200_then_204(emu: EmulatorClient, api_version: str) -> N
     first = emu.arm("DELETE", conn("doomed"), api_version)
     assert first.status_code == 200
     assert first.content == b""
+    assert "content-type" not in first.headers  # the recordings: no Content-Type, Content-Length 0
     assert emu.arm("DELETE", conn("doomed"), api_version).status_code == 204
     assert emu.arm("DELETE", conn("never-was"), api_version).status_code == 204
 
 
 @BOTH
-def test_missing_connection_is_resource_not_found(emu: EmulatorClient, api_version: str) -> None:
+def test_missing_connection_is_the_rps_not_found(emu: EmulatorClient, api_version: str) -> None:
     for method, path in (("GET", conn("absent")), ("POST", conn("absent") + "/listsecrets")):
         answer = emu.arm(method, path, api_version)
         assert answer.status_code == 404
-        assert code(answer) == "ResourceNotFound"
+        assert answer.json()["error"]["code"] == "UserError"
+        assert answer.json()["error"]["message"] == "Connection absent can't be found in this workspace"
+        assert answer.json()["componentName"] == "account-rp"
 
 
 def test_list_is_empty_without_connections(emu: EmulatorClient) -> None:
@@ -324,7 +396,7 @@ def test_patch_merges(emu: EmulatorClient) -> None:
     }
     answer = emu.arm("PATCH", conn("patched"), "2025-06-01", json=patch)
     assert answer.status_code == 200, answer.text
-    assert not has_key(answer.json(), "credentials")
+    assert answer.json()["properties"]["credentials"] is None
     assert "SECRET-p2" not in answer.text
     properties = emu.arm("GET", conn("patched")).json()["properties"]
     assert properties["target"] == "https://new.test"
@@ -391,26 +463,37 @@ def test_patch_validates(emu: EmulatorClient, patch: dict[str, Any]) -> None:
     assert after["properties"] == before["properties"]
 
 
-def test_patch_null_removes_a_property(emu: EmulatorClient) -> None:
+@PATCHING
+def test_patch_null_removes_a_property(emu: EmulatorClient, api_version: str) -> None:
     emu.arm(
         "PUT", conn("expiring"), json=body("None", expiryTime="2030-01-01T00:00:00Z", metadata={"k": "v"})
     )
-    answer = emu.arm("PATCH", conn("expiring"), json={"properties": {"expiryTime": None, "metadata": None}})
+    sent = {"properties": {"expiryTime": None, "metadata": None}}
+    answer = emu.arm("PATCH", conn("expiring"), api_version, json=sent)
     assert answer.status_code == 200, answer.text
     properties = emu.arm("GET", conn("expiring")).json()["properties"]
-    assert "expiryTime" not in properties
-    assert "metadata" not in properties
+    assert (properties["expiryTime"], properties["metadata"]) == (None, {})  # answered as never set
+
+
+def test_patch_keeps_created_and_moves_modified(emu: EmulatorClient) -> None:
+    created = emu.arm("PUT", conn("patched-times"), json=body("None")).json()["systemData"]
+    patched = emu.arm("PATCH", conn("patched-times"), json={"properties": {"target": "x"}}).json()[
+        "systemData"
+    ]
+    assert patched["createdAt"] == created["createdAt"]
+    assert patched["lastModifiedAt"] > created["lastModifiedAt"]
 
 
 def test_patch_missing_connection_is_404(emu: EmulatorClient) -> None:
     answer = emu.arm("PATCH", conn("absent"), json={"properties": {"target": "x"}})
     assert answer.status_code == 404
-    assert code(answer) == "ResourceNotFound"
+    assert answer.json()["error"]["code"] == "UserError"
 
 
-def test_patch_is_not_in_2024(emu: EmulatorClient) -> None:
+@pytest.mark.parametrize("api_version", ["2022-05-01", "2024-04-01-preview", "2024-04-01"])
+def test_patch_is_not_before_2025_06_01(emu: EmulatorClient, api_version: str) -> None:
     _seed_for_patch(emu)
-    answer = emu.arm("PATCH", conn("patched"), "2024-04-01", json={"properties": {"target": "x"}})
+    answer = emu.arm("PATCH", conn("patched"), api_version, json={"properties": {"target": "x"}})
     assert answer.status_code == 405
     assert code(answer) == "MethodNotAllowed"
     assert emu.arm("GET", conn("patched")).json()["properties"]["target"] != "x"
@@ -519,25 +602,40 @@ def test_parent_names_are_case_insensitive(emu: EmulatorClient) -> None:
 
 @BOTH
 @pytest.mark.parametrize(
-    "name", ["ab", "_abc", "-abc", "a" * 34, "abc.def", "abc%20def", "ab~c", "caf%C3%A9"], ids=repr
+    "name", ["ab", "_abc", "-abc", "a" * 65, "abc.def", "abc%20def", "ab~c", "caf%C3%A9"], ids=repr
 )
 def test_bad_names_are_refused(emu: EmulatorClient, api_version: str, name: str) -> None:
-    for method, path, kwargs in (
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("PUT", conn(name), {"json": body("None")}),
         ("GET", conn(name), {}),
         ("DELETE", conn(name), {}),
         ("POST", conn(name) + "/listsecrets", {}),
-    ):
+    ]
+    for method, path, kwargs in calls:
         answer = emu.arm(method, path, api_version, **kwargs)
         assert answer.status_code == 400, (method, answer.text)
         assert code(answer) == "ValidationError"
+        assert "3 to 64 characters" in error(answer)["message"]
 
 
-@pytest.mark.parametrize("name", ["abc", "a" * 33, "0-_", "A1_b-2"])
+@pytest.mark.parametrize(
+    "name", ["abc", "a" * 33, "a" * 34, "e2etest_wps_conn_test_795723416582", "a" * 64, "0-_", "A1_b-2"]
+)
 def test_edge_names_are_accepted(emu: EmulatorClient, name: str) -> None:
-    answer = emu.arm("PUT", conn(name), json=body("None"))
+    answer = emu.arm("PUT", conn(name), LATEST, json=body("None"))
     assert answer.status_code == 200, answer.text
     assert answer.json()["name"] == name
+
+
+def test_the_name_bound_is_configurable(emu: EmulatorClient) -> None:
+    emu.admin("PUT", "settings", {"max_name_length": 40})
+    assert emu.arm("PUT", conn("a" * 40), json=body("None")).status_code == 200
+    refused = emu.arm("PUT", conn("a" * 41), json=body("None"))
+    assert refused.status_code == 400
+    assert error(refused)["message"] == (
+        f"The connection name '{'a' * 41}' is invalid: it must be 3 to 40 characters long, start with a letter "
+        "or a digit, and contain only letters, digits, '_' and '-'."
+    )
 
 
 # --- bodies ARM itself refuses ---

@@ -301,10 +301,10 @@ def test_out_of_band_edit_and_delete(emu: EmulatorClient) -> None:
         },
     )
     assert edited["properties"]["target"] == "https://drifted"
-    assert "credentials" not in edited["properties"]
+    assert edited["properties"]["credentials"] is None
     got = emu.arm("GET", conn("drifty")).json()
     assert got["properties"]["target"] == "https://drifted"
-    assert "metadata" not in got["properties"]
+    assert got["properties"]["metadata"] == {}
     assert got["systemData"]["lastModifiedBy"] == "out-of-band"
     revealed = emu.arm("POST", conn("drifty") + "/listsecrets").json()
     assert revealed["properties"]["credentials"] == {"pat": "rotated"}
@@ -368,11 +368,27 @@ def test_reset_restores_the_start_up_state(emu: EmulatorClient) -> None:
     emu.faults([{"methods": ["DELETE"], "error_rate": 1.0}])
     emu.admin("PUT", "authorization", {"deny": [{"action": "read", "scope": "/"}]})
     emu.admin("PUT", "throttle", {"enabled": False, "writes": {"capacity": 1, "rate": 1}})
-    emu.admin("PUT", "settings", {"page_size": 1, "token_ttl": 5, "echo_body_in_errors": True})
+    emu.admin(
+        "PUT",
+        "settings",
+        {
+            "page_size": 1,
+            "token_ttl": 5,
+            "echo_body_in_errors": True,
+            "max_name_length": 10,
+            "added_metadata": {"S3": {"k": "v"}},
+        },
+    )
 
     emu.admin("POST", "reset")
     settings = emu.admin("PUT", "settings", {})
-    assert settings == {"page_size": 20, "echo_body_in_errors": False, "token_ttl": 3600}
+    assert settings == {
+        "page_size": 20,
+        "echo_body_in_errors": False,
+        "token_ttl": 3600,
+        "max_name_length": 64,
+        "added_metadata": {"AzureOpenAI": {"DeploymentApiVersion": "2023-10-01-preview"}},
+    }
     assert emu.admin("GET", "requests")["entries"] == []
     counters = emu.admin("GET", "counters")
     assert (counters["connections"], counters["throttled"], counters["injected"]) == (0, 0, {})

@@ -21,7 +21,7 @@ from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCreden
 from azure.identity.aio import WorkloadIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.emulator.support import CONNECTIONS, trust
+from tests.emulator.support import CONNECTIONS, azure_identity_token, trust
 from wsconn_testbed.emulator.client import EmulatorClient
 
 ISSUER = "https://oidc.cluster.example.test/issuer"
@@ -80,7 +80,7 @@ def federated(emu: EmulatorClient) -> str:
         "clients",
         {"client_id": FEDERATED_CLIENT, "federated_issuer": ISSUER, "federated_subject": SUBJECT},
     )
-    assert registered == {"client_id": FEDERATED_CLIENT, "secret": ""}
+    assert (registered["client_id"], registered["secret"], registered["secrets"]) == (FEDERATED_CLIENT, "", 0)
     return FEDERATED_CLIENT
 
 
@@ -89,21 +89,10 @@ def federated(emu: EmulatorClient) -> str:
 
 def test_async_client_secret_credential(emu: EmulatorClient) -> None:
     client_id, secret = _first_client(emu)
-
-    async def fetch() -> str:
-        async with AsyncClientSecretCredential(
-            emu.info["tenant_id"],
-            client_id,
-            secret,
-            authority=emu.info["authority_host"],
-            connection_verify=emu.info["trust_bundle"],
-        ) as credential:
-            token = await credential.get_token(_scope(emu))
-            assert token.expires_on > time.time() + 3000
-            return token.token
-
     since = emu.last_seq()
-    token = asyncio.run(fetch())
+    issued = azure_identity_token(emu.info, client_id, secret)
+    assert issued.expires_on > time.time() + 3000
+    token = issued.token
     assert _arm_status(emu, token) == 200
     entra = [(e["method"], e["path"]) for e in emu.requests(since=since, kind="entra")]
     assert entra == [("POST", f"/{emu.info['tenant_id']}/oauth2/v2.0/token")]
@@ -304,16 +293,33 @@ ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         (
             {"scope": "https://management.emulator.wsconn.test/user_impersonation"},
             400,
-            "invalid_resource",
-            500011,
+            "invalid_scope",
+            1002012,
         ),
+        (
+            {"scope": "https://management.emulator.wsconn.test/.default https://graph.test/.default"},
+            400,
+            "invalid_scope",
+            70011,
+        ),
+        ({"scope": "openid profile"}, 400, "invalid_scope", 70011),
         ({"client_secret": "not-the-secret"}, 401, "invalid_client", 7000215),
         ({"client_id": str(uuid.uuid4())}, 400, "unauthorized_client", 700016),
-        ({"grant_type": "password"}, 400, "unsupported_grant_type", 70003),
+        ({"grant_type": "authorization_code"}, 400, "unsupported_grant_type", 70003),
         ({"tenant": str(uuid.uuid4())}, 400, "invalid_request", 90002),
         ({"client_secret": None}, 401, "invalid_client", 7000218),
     ],
-    ids=["audience", "scope-not-default", "secret", "client", "grant", "tenant", "no-credential"],
+    ids=[
+        "audience",
+        "scope-not-default",
+        "two-resources",
+        "only-oidc-scopes",
+        "secret",
+        "client",
+        "grant",
+        "tenant",
+        "no-credential",
+    ],
 )
 def test_token_errors(
     emu: EmulatorClient, change: dict[str, Any], status: int, error: str, aadsts: int

@@ -1,7 +1,7 @@
 """Every example payload of the contract is accepted on its api-version and read back as the example shows.
 
-The examples are embedded (spec_examples.json, with the source of each) so the test runs from a clean clone.
-When the project's shared folder (../shared beside the repository) is present, the payloads found there are
+The examples are embedded (spec_examples.json, with the source of each). The payloads found in the pinned
+contract (the published pages' sample requests in `seeds/`, the request bodies CONNECTIONS.md quotes) are
 also checked to be among the embedded ones and are sent as they are, so the copy cannot go stale unnoticed.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from wsconn_testbed.emulator.client import EmulatorClient
 EXAMPLES: list[dict[str, Any]] = json.loads(Path(__file__).with_name("spec_examples.json").read_text())[
     "examples"
 ]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+CONTRACT = resources.files("wsconn.arm.contract")
 READ_ONLY = ("group", "createdByWorkspaceArmId")
 
 
@@ -41,7 +42,7 @@ def _assert_shows(answer: dict[str, Any], expected: dict[str, Any]) -> None:
     for key in ("id", "name", "type"):
         if key in expected:
             assert answer[key] == expected[key]
-    assert "credentials" not in answer["properties"]
+    assert answer["properties"].get("credentials") is None
     for key, value in expected["properties"].items():
         if key != "credentials":
             assert answer["properties"][key] == value, key
@@ -75,31 +76,25 @@ def test_spec_example_is_accepted(emu: EmulatorClient, example: dict[str, Any], 
     assert secrets.json()["properties"].get("credentials") == expected
 
 
-def _shared_payloads() -> list[tuple[str, str, dict[str, Any]]]:
-    """(source, api-version, request body) of every PUT payload in ../shared: the seeds' sample requests,
-    the JSON request bodies quoted in CONNECTIONS.md, and any example file stored under specs/."""
+def _pinned_payloads() -> list[tuple[str, str, dict[str, Any]]]:
+    """(source, api-version, request body) of every PUT payload in the pinned contract: the seeds' sample
+    requests and the JSON request bodies quoted in CONNECTIONS.md."""
     found: list[tuple[str, str, dict[str, Any]]] = []
     decoder = json.JSONDecoder()
-    for seed in sorted((SHARED / "seeds").glob("*.txt")):
+    for seed in sorted((s for s in CONTRACT.joinpath("seeds").iterdir() if s.name.endswith(".txt")), key=str):
         text = seed.read_text()
         for match in re.finditer(r"PUT https://\S+?/connections/[^\s?{}]+\?api-version=([\w-]+)", text):
             payload, _ = decoder.raw_decode(text[match.end() :].lstrip())
             found.append((seed.name, match[1], payload))
-    digest = (SHARED / "specs" / "CONNECTIONS.md").read_text()
+    digest = CONTRACT.joinpath("CONNECTIONS.md").read_text()
     for match in re.finditer(r"`(\{\"properties\":.*?\})`", digest):
         for version in API_VERSIONS:
             found.append(("CONNECTIONS.md", version, json.loads(match[1])))
-    for version in API_VERSIONS:
-        for file in sorted((SHARED / "specs" / version).rglob("examples/**/*.json")):
-            body = json.loads(file.read_text()).get("parameters", {}).get("body")
-            if isinstance(body, dict) and "properties" in body:
-                found.append((str(file.relative_to(SHARED)), version, body))
     return found
 
 
-@pytest.mark.skipif(not (SHARED / "specs").is_dir(), reason=f"no shared specs folder at {SHARED}")
-def test_shared_payloads_are_embedded_and_accepted(emu: EmulatorClient) -> None:
-    payloads = _shared_payloads()
+def test_pinned_payloads_are_embedded_and_accepted(emu: EmulatorClient) -> None:
+    payloads = _pinned_payloads()
     assert len(payloads) >= 4  # two seeds, and CONNECTIONS.md's body on both api-versions
     embedded = {
         (version, json.dumps(example.get("request"), sort_keys=True))
@@ -110,5 +105,5 @@ def test_shared_payloads_are_embedded_and_accepted(emu: EmulatorClient) -> None:
         assert (version, json.dumps(payload, sort_keys=True)) in embedded, (
             f"{source} is not in spec_examples.json"
         )
-        answer = emu.arm("PUT", f"{CONNECTIONS}/shared-{i}", version, json=payload)
+        answer = emu.arm("PUT", f"{CONNECTIONS}/pinned-{i}", version, json=payload)
         assert answer.status_code == 200, (source, answer.text)

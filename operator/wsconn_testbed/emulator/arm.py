@@ -1,9 +1,11 @@
 """Azure Resource Manager for `Microsoft.MachineLearningServices/workspaces/connections`.
 
-Checks run in ARM's order: the bearer token (401), the api-version's presence (400), the subscription's
-throttling buckets (429), the subscription and resource group (404, answered by ARM itself), the api-version
-being registered (400), injected faults, authorization (403), then the RP's own checks: parent workspace
-(404), name pattern (400), body (400), and the operation. Every answer carries ARM's request headers.
+Checks run in ARM's order: the bearer token (401), the api-version's presence (400), the token's tenant
+against the subscription's (401), the throttling buckets (429), the resource type (404), the subscription and
+resource group (404, answered by ARM itself), the api-version being registered (400), injected faults,
+authorization (403: the principal's scopes, then deny rules), then the RP's own checks: parent workspace
+(404), name (400), body (400), and the operation. Every answer carries ARM's request headers and both
+families of remaining-quota headers.
 """
 
 from __future__ import annotations
@@ -13,26 +15,19 @@ import copy
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from wsconn_testbed.emulator import contract
-from wsconn_testbed.emulator.control import (
-    Authorization,
-    FaultDecision,
-    Faults,
-    RequestLog,
-    Throttling,
-    body_digest,
-    op_class,
-    redact_body,
-    retry_after_seconds,
-)
+from wsconn_testbed.emulator import answers, categories, contract
+from wsconn_testbed.emulator.control import Authorization, RequestLog, body_digest, redact_body
 from wsconn_testbed.emulator.entra import Entra, InvalidToken
-from wsconn_testbed.emulator.state import CONNECTION_TYPE, Store, now_iso
+from wsconn_testbed.emulator.faults import BodyPlan, FaultDecision, Faults, compact, plan
+from wsconn_testbed.emulator.principals import Principal
+from wsconn_testbed.emulator.state import Stamp, Store, now_iso
+from wsconn_testbed.emulator.throttling import Grant, Throttling, op_class, retry_after_seconds
 
 MAX_BODY = 4 * 1024 * 1024
 _PATH = re.compile(
@@ -40,10 +35,12 @@ _PATH = re.compile(
     r"/workspaces/(?P<ws>[^/]+)/connections(?:/(?P<name>[^/]+)(?P<action>/listsecrets)?)?/?$",
     re.IGNORECASE,
 )
+_ACTION = "Microsoft.MachineLearningServices/workspaces/connections"
+_NOUN = {"reads": "read", "writes": "write", "deletes": "delete"}
 
 
 class ArmFailure(Exception):
-    """An ARM error answer."""
+    """An ARM error answer: an ErrorResponse, or the RP's own body (`payload`)."""
 
     def __init__(
         self,
@@ -54,13 +51,17 @@ class ArmFailure(Exception):
         details: list[dict[str, Any]] | None = None,
         gateway: bool = False,
         headers: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details, self.gateway, self.headers = details, gateway, headers or {}
+        self.payload = payload
 
     def body(self) -> dict[str, Any]:
-        """ARM's ErrorResponse."""
+        """The answer's body."""
+        if self.payload is not None:
+            return self.payload
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             error["details"] = self.details
@@ -69,10 +70,14 @@ class ArmFailure(Exception):
 
 @dataclass
 class ArmConfig:
-    """Service behaviour tests may change."""
+    """Service behaviour a configuration or tests may change."""
 
     page_size: int = 20
     echo_body_in_errors: bool = False
+    max_name_length: int = contract.DEFAULT_MAX_NAME_LENGTH
+    added_metadata: dict[str, dict[str, str]] = field(
+        default_factory=lambda: copy.deepcopy(categories.DEFAULT_ADDED_METADATA)
+    )
 
 
 @dataclass
@@ -84,13 +89,47 @@ class Call:
     api_version: str
     correlation_id: str
     request_id: str
-    client_id: str = ""
+    claims: dict[str, Any] = field(default_factory=dict)
+    principal: Principal | None = None
     subscription: str = ""
-    remaining: int | None = None
+    grant: Grant = field(default_factory=Grant)
     op: str = ""
     fault: str = ""
     body_sha256: str = ""
     body: Any = None
+
+    def stamp(self) -> Stamp:
+        """systemData's who and when for a write by this caller."""
+        if self.claims.get("idtyp") == "user":
+            return Stamp(now_iso(), str(self.claims.get("upn", "")), "User")
+        return Stamp(now_iso(), str(self.claims.get("appid", "")), "Application")
+
+    def who(self) -> str:
+        """How ARM names the caller in an authorization error."""
+        return str(self.claims.get("upn") or self.claims.get("appid", ""))
+
+    def log_entry(self, status: int, retry_after: int) -> dict[str, Any]:
+        """The request-log entry (no credential value: the body is redacted)."""
+        return {
+            "time": now_iso(),
+            "kind": "arm",
+            "method": self.method,
+            "path": self.path,
+            "api_version": self.api_version,
+            "status": status if self.fault != "drop" else 0,
+            "op": self.op,
+            "client_id": str(self.claims.get("appid", "")),
+            "object_id": str(self.claims.get("oid", "")),
+            "tenant_id": str(self.claims.get("tid", "")),
+            "principal_type": "User" if self.claims.get("idtyp") == "user" else "Application",
+            "subscription": self.subscription,
+            "correlation_id": self.correlation_id,
+            "request_id": self.request_id,
+            "retry_after": retry_after,
+            "body_sha256": self.body_sha256,
+            "body": self.body,
+            "fault": self.fault,
+        }
 
 
 class Arm:
@@ -119,8 +158,8 @@ class Arm:
             api_version=request.query.get("api-version", ""),
             correlation_id=request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4()),
             request_id=str(uuid.uuid4()),
+            op=op_class(request.method),
         )
-        call.op = op_class(call.method)
         status, payload, decision = 500, None, FaultDecision()
         extra: dict[str, str] = {}
         try:
@@ -140,51 +179,47 @@ class Arm:
             if failure.gateway:
                 extra["x-ms-failure-cause"] = "gateway"
         finally:
-            self.log.add(
-                {
-                    "time": now_iso(),
-                    "kind": "arm",
-                    "method": call.method,
-                    "path": call.path,
-                    "api_version": call.api_version,
-                    "status": status if call.fault != "drop" else 0,
-                    "op": call.op,
-                    "client_id": call.client_id,
-                    "subscription": call.subscription,
-                    "correlation_id": call.correlation_id,
-                    "request_id": call.request_id,
-                    "retry_after": int(extra.get("Retry-After", 0)),
-                    "body_sha256": call.body_sha256,
-                    "body": call.body,
-                    "fault": call.fault,
-                }
-            )
+            body_fault = decision.body if 200 <= status < 300 and payload is not None else None
+            if body_fault is not None:
+                call.fault = body_fault.kind
+                self.faults.injected[body_fault.kind] += 1
+            self.log.add(call.log_entry(status, int(extra.get("Retry-After", 0))))
         if call.fault == "drop":
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=500)
-        return self._respond(request, call, status, payload, extra)
+        headers = self._headers(request, call, extra)
+        if body_fault is not None:
+            return await _stream(request, status, headers, plan(body_fault, payload))
+        if payload is None:
+            return web.Response(status=status, headers=headers)
+        return web.Response(
+            status=status,
+            headers=headers,
+            body=compact(payload),
+            content_type="application/json",
+            charset="utf-8",
+        )
 
-    def _respond(
-        self, request: web.Request, call: Call, status: int, payload: Any, extra: dict[str, str]
-    ) -> web.Response:
+    def _headers(self, request: web.Request, call: Call, extra: dict[str, str]) -> dict[str, str]:
         headers = {
             "x-ms-request-id": call.request_id,
             "x-ms-correlation-request-id": call.correlation_id,
             "x-ms-routing-request-id": f"LOCAL:{now_iso().replace('-', '').replace(':', '')[:15]}Z:{call.request_id}",
             **extra,
         }
-        if call.remaining is not None:
-            headers[f"x-ms-ratelimit-remaining-subscription-{call.op}"] = str(call.remaining)
+        if call.grant.remaining is not None:
+            headers[f"x-ms-ratelimit-remaining-subscription-{call.op}"] = str(call.grant.remaining)
+            headers[f"x-ms-ratelimit-remaining-subscription-global-{call.op}"] = str(
+                call.grant.remaining_global
+            )
         if request.headers.get("x-ms-return-client-request-id", "").lower() == "true":
             headers["x-ms-client-request-id"] = request.headers.get("x-ms-client-request-id", "")
-        if payload is None:
-            return web.Response(status=status, headers=headers)
-        return web.json_response(payload, status=status, headers=headers)
+        return headers
 
     def _preflight(self, request: web.Request, call: Call) -> FaultDecision:
-        claims = self._authenticate(request)
-        call.client_id = str(claims.get("appid", ""))
+        call.claims = self._authenticate(request)
+        call.principal = self.entra.directory.by_object_id(str(call.claims["oid"]))
         if not call.api_version:
             raise ArmFailure(
                 400,
@@ -192,24 +227,26 @@ class Arm:
                 "The api-version query parameter (?api-version=) is required for all requests.",
                 gateway=True,
             )
-        match = _PATH.match(call.path)
         segments = call.path.strip("/").split("/")
         call.subscription = segments[1] if len(segments) > 1 else ""
-        wait = self.throttling.take(call.subscription, call.op)  # type: ignore[arg-type]
-        if wait:
-            seconds = retry_after_seconds(wait)
-            noun = {"reads": "read", "writes": "write", "deletes": "delete"}[call.op]
+        self._check_tenant(call)
+        call.grant = self.throttling.take(call.subscription, str(call.claims["oid"]), op_class(call.method))
+        if call.grant.wait:
+            seconds = retry_after_seconds(call.grant.wait)
+            limits = (
+                self.throttling.limits if call.grant.scope == "principal" else self.throttling.global_limits
+            )
+            which = "" if call.grant.scope == "principal" else "global "
             raise ArmFailure(
                 429,
                 "SubscriptionRequestsThrottled",
-                f"Number of {noun} requests for subscription '{call.subscription}' exceeded the limit of "
-                f"'{int(self.throttling.limits[call.op]['capacity'])}' for time interval. "
+                f"Number of {_NOUN[call.op]} requests for subscription '{call.subscription}' exceeded the "
+                f"{which}limit of '{int(limits[call.op]['capacity'])}' for time interval. "
                 f"Please try again after '{seconds}' seconds.",
                 gateway=True,
                 headers={"Retry-After": str(seconds)},
             )
-        if self.throttling.enabled:
-            call.remaining = self.throttling.bucket(call.subscription, call.op).remaining  # type: ignore[arg-type]
+        match = _PATH.match(call.path)
         if match is None:
             raise ArmFailure(
                 404,
@@ -218,7 +255,7 @@ class Arm:
                 gateway=True,
             )
         sub, rg = match["sub"], match["rg"]
-        if not self.store.subscription_known(sub):
+        if self.store.tenant_of(sub) is None:
             raise ArmFailure(
                 404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.", gateway=True
             )
@@ -226,7 +263,7 @@ class Arm:
             raise ArmFailure(
                 404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.", gateway=True
             )
-        if call.api_version not in contract.API_VERSIONS:
+        if call.api_version not in contract.VERSIONS:
             raise ArmFailure(
                 400,
                 "NoRegisteredProviderFound",
@@ -236,6 +273,29 @@ class Arm:
                 gateway=True,
             )
         return self.faults.decide(call.method, call.path)
+
+    def _check_tenant(self, call: Call) -> None:
+        """ARM refuses a token from another tenant than the subscription's."""
+        tenant = self.store.tenant_of(call.subscription)
+        token_tenant = str(call.claims["tid"])
+        if tenant is None or tenant.lower() == token_tenant.lower():
+            return
+        authority = self.entra.authority
+        raise ArmFailure(
+            401,
+            "InvalidAuthenticationTokenTenant",
+            f"The access token is from the wrong issuer '{self.entra.issuer(token_tenant)}'. It must match the "
+            f"tenant '{self.entra.issuer(tenant)}' associated with this subscription. Please use the authority "
+            f"(URL) '{authority}/{tenant}' to get the token. Note, if the subscription is transferred to another "
+            "tenant there is no impact to the services, but information about new tenant could take time to "
+            "propagate (up to an hour). If you just transferred your subscription and see this error message, "
+            "please try back later.",
+            gateway=True,
+            headers={
+                "WWW-Authenticate": f'Bearer authorization_uri="{authority}/{tenant}", error="invalid_token", '
+                'error_description="The access token is from the wrong issuer."'
+            },
+        )
 
     def _authenticate(self, request: web.Request) -> dict[str, Any]:
         header = request.headers.get("Authorization", "")
@@ -291,35 +351,46 @@ class Arm:
             return ""
         return f" Request: {raw.decode(errors='replace')}"
 
+    def _authorize(self, call: Call, verb: str, scope: str) -> None:
+        """ARM's RBAC: the principal's scopes, then the deny rules tests set."""
+        allowed = call.principal is None or call.principal.may_act_on(scope)
+        if allowed and not self.authorization.denied(str(call.claims.get("appid", "")), verb, scope):
+            return
+        action = f"{_ACTION}/listsecrets/action" if verb == "listsecrets" else f"{_ACTION}/{verb}"
+        raise ArmFailure(
+            403,
+            "AuthorizationFailed",
+            f"The client '{call.who()}' with object id '{call.claims.get('oid', '')}' does not have "
+            f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If "
+            "access was recently granted, please refresh your credentials.",
+            gateway=True,
+        )
+
     async def _operate(self, request: web.Request, call: Call, raw: bytes) -> tuple[int, Any]:
         match = _PATH.match(call.path)
         assert match is not None
         sub, rg, ws, name, action = match["sub"], match["rg"], match["ws"], match["name"], match["action"]
-        scope = call.path.removesuffix("/listsecrets")
         verb = "listsecrets" if action else {"GET": "read", "DELETE": "delete"}.get(call.method, "write")
-        if self.authorization.denied(call.client_id, verb, scope):
+        self._authorize(call, verb, call.path.removesuffix("/listsecrets"))
+        if self.store.workspace(sub, rg, ws) is None:
             raise ArmFailure(
-                403,
-                "AuthorizationFailed",
-                f"The client '{call.client_id}' with object id '{call.client_id}' does not have authorization "
-                f"to perform action 'Microsoft.MachineLearningServices/workspaces/connections/{verb}' over "
-                f"scope '{scope}' or the scope is invalid.",
+                404,
+                "ParentResourceNotFound",
+                f"Can not perform requested operation on nested resource. Parent resource '{ws}' not found.",
             )
-        missing = self.store.missing_parent(sub, rg, ws)
-        if missing:
-            raise ArmFailure(404, *missing)
         if name is None:
             if call.method != "GET":
                 raise ArmFailure(
                     405, "MethodNotAllowed", f"{call.method} is not supported on the collection."
                 )
             return 200, self._list(request, call, sub, rg, ws)
-        if not contract.NAME_PATTERN.match(name):
+        problem = contract.name_problem(name, self.config.max_name_length)
+        if problem:
             raise ArmFailure(
                 400,
                 "ValidationError",
-                f"The connection name must match {contract.NAME_PATTERN.pattern}.",
-                details=[{"code": "InvalidName", "target": "connectionName", "message": "pattern mismatch"}],
+                problem,
+                details=[{"code": "InvalidName", "target": "connectionName", "message": problem}],
             )
         async with self.lock:
             return self._on_connection(call, raw, (sub, rg, ws, name), bool(action))
@@ -331,46 +402,60 @@ class Arm:
         if listsecrets:
             if call.method != "POST":
                 raise ArmFailure(405, "MethodNotAllowed", "listsecrets is a POST action.")
-            return 200, self._found(existing, where).with_secrets()
+            return 200, answers.resource(self._found(existing, where), call.api_version, with_secrets=True)
         if call.method == "GET":
-            return 200, self._found(existing, where).resource()
+            return 200, answers.resource(self._found(existing, where), call.api_version)
         if call.method == "DELETE":
             return (200 if self.store.delete(*where) else 204), None
         if call.method not in ("PUT", "PATCH"):
             raise ArmFailure(405, "MethodNotAllowed", f"{call.method} is not supported on a connection.")
-        if call.method == "PATCH" and call.api_version == "2024-04-01":
+        if call.method == "PATCH" and not contract.VERSIONS[call.api_version].patch:
             raise ArmFailure(
                 405,
                 "MethodNotAllowed",
-                "PATCH on workspaces/connections is not supported in api-version '2024-04-01'.",
+                f"PATCH on workspaces/connections is not supported in api-version '{call.api_version}'.",
             )
         # The PATCH body (WorkspaceConnectionUpdateParameter) is optional in the spec: none means no change.
         body = {} if call.method == "PATCH" and not raw else self._parse(raw)
         call.body = redact_body(body)
+        stamp = call.stamp()
+        created = None
         if call.method == "PATCH":
             found = self._found(existing, where)
             self._validate(contract.validate_patch(call.api_version, body), body)
-            properties = _merge_patch(
+            merged = _merge_patch(
                 {**found.properties, "credentials": found.credentials}, (body or {}).get("properties") or {}
             )
-            for read_only in ("group", "createdByWorkspaceArmId"):
-                properties.pop(read_only, None)
-            properties = {k: v for k, v in properties.items() if v is not None}
-            self._validate(contract.validate_put(call.api_version, {"properties": properties}), body)
+            properties = {k: v for k, v in merged.items() if v is not None}
+            self._validate(
+                contract.validate_put(call.api_version, {"properties": properties}, where[3]), body
+            )
+            created = found.created
         else:
-            self._validate(contract.validate_put(call.api_version, body), body)
+            self._validate(contract.validate_put(call.api_version, body, where[3]), body)
             properties = copy.deepcopy(body["properties"])
-        stored = self.store.put(*where, properties=contract.normalise(properties), principal=call.client_id)
-        return 200, stored.resource()
+        kept = contract.stored(call.api_version, properties)
+        credentials = kept.pop("credentials", None)
+        if "category" in kept:
+            kept["category"] = categories.canonical(str(kept["category"]))
+        metadata = categories.with_added_metadata(
+            kept.get("category"), kept.get("metadata"), self.config.added_metadata
+        )
+        if metadata is not None:
+            kept["metadata"] = metadata
+        stored = self.store.put(where, properties=kept, credentials=credentials, stamp=stamp, created=created)
+        return 200, answers.resource(stored, call.api_version)
 
     def _found(self, existing: Any, where: tuple[str, str, str, str]) -> Any:
         if existing is None:
-            _, rg, ws, name = where
+            sub, rg, ws, name = where
+            workspace = self.store.workspace(sub, rg, ws)
+            location = workspace.location if workspace else ""
             raise ArmFailure(
                 404,
-                "ResourceNotFound",
-                f"The Resource '{CONNECTION_TYPE.replace('workspaces/', f'workspaces/{ws}/')}/{name}' "
-                f"under resource group '{rg}' was not found.",
+                "UserError",
+                f"Connection {name} can't be found in this workspace",
+                payload=answers.connection_not_found(name, location),
             )
         return existing
 
@@ -414,12 +499,32 @@ class Arm:
         except ValueError:
             raise ArmFailure(400, "InvalidSkipToken", "The $skipToken is not valid.") from None
         page = items[skip : skip + self.config.page_size]
-        result: dict[str, Any] = {"value": [c.resource() for c in page]}
+        result: dict[str, Any] = {"value": [answers.resource(c, call.api_version) for c in page]}
         if skip + self.config.page_size < len(items):
             query = {k: v for k, v in request.query.items() if k != "$skipToken"}
             query["$skipToken"] = str(skip + self.config.page_size)
             result["nextLink"] = f"{request.scheme}://{request.host}{request.path}?{urlencode(query)}"
         return result
+
+
+async def _stream(
+    request: web.Request, status: int, headers: dict[str, str], body: BodyPlan
+) -> web.StreamResponse:
+    """Send a body fault's plan: its chunks, pausing after each but the last; a client that gives up ends it."""
+    response = web.StreamResponse(status=status, headers={**headers, "Content-Type": body.content_type})
+    response.content_length = body.length
+    await response.prepare(request)
+    try:
+        first = True
+        for chunk in body.chunks:
+            if not first and body.delay:
+                await asyncio.sleep(body.delay)
+            first = False
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client's deadline fired, which is what a trickle is for
+    return response
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:

@@ -67,31 +67,47 @@ class EmulatorClient:
         response.raise_for_status()
         return response.json()
 
+    def scope(self) -> str:
+        """The scope an ARM token is requested for."""
+        return str(self.info["audience"]).rstrip("/") + "/.default"
+
+    def _issue(self, form: dict[str, str], tenant: str | None = None) -> str:
+        response = self._http.post(f"/{tenant or self.info['tenant_id']}/oauth2/v2.0/token", data=form)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
     def token(self) -> str:
-        """An ARM token for the first client, from the emulator's Entra endpoint."""
+        """An ARM token for the first client, from the emulator's Entra endpoint (cached)."""
         if not self._token:
             client_id, secret = next(iter(self.info["clients"].items()))
-            response = self._http.post(
-                f"/{self.info['tenant_id']}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "scope": self.info["audience"].rstrip("/") + "/.default",
-                },
-            )
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
+            self._token = self.client_token(client_id, secret)
         return self._token
 
+    def client_token(self, client_id: str, secret: str, tenant: str | None = None) -> str:
+        """A fresh ARM token for an app registration, with its client secret."""
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        return self._issue({**form, "scope": self.scope()}, tenant)
+
+    def user_token(self, username: str, password: str, tenant: str | None = None) -> str:
+        """A fresh ARM token for a user (resource-owner password grant through the first client)."""
+        form = {"grant_type": "password", "client_id": next(iter(self.info["clients"])), "username": username}
+        return self._issue({**form, "password": password, "scope": self.scope()}, tenant)
+
     def arm(
-        self, method: str, path: str, api_version: str | None = "2025-06-01", **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        api_version: str | None = "2025-06-01",
+        *,
+        bearer: str | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """An authenticated ARM call (`path` absolute, e.g. an ARM id)."""
+        """An authenticated ARM call (`path` absolute, e.g. an ARM id), as the first client unless `bearer`
+        names another token."""
         params = dict(kwargs.pop("params", {}))
         if api_version is not None:
             params["api-version"] = api_version
-        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {bearer or self.token()}", **kwargs.pop("headers", {})}
         return self._http.request(method, path, params=params, headers=headers, **kwargs)
 
     def requests(self, since: int = 0, kind: str = "arm") -> list[dict[str, Any]]:
@@ -108,9 +124,14 @@ class EmulatorClient:
         value: list[dict[str, Any]] = self.admin("GET", "connections", prefix=prefix)["value"]
         return value
 
-    def add_workspace(self, subscription: str, resource_group: str, workspace: str) -> str:
-        """Make a workspace exist; returns its ARM id."""
-        body = {"subscription": subscription, "resource_group": resource_group, "workspace": workspace}
+    def add_workspace(self, subscription: str, resource_group: str, workspace: str, **extra: str) -> str:
+        """Make a workspace exist (`tenant_id` and `location` optional); returns its ARM id."""
+        body = {
+            "subscription": subscription,
+            "resource_group": resource_group,
+            "workspace": workspace,
+            **extra,
+        }
         return str(self.admin("PUT", "workspaces", body)["id"])
 
     def remove_workspace(self, subscription: str, resource_group: str, workspace: str) -> int:

@@ -8,11 +8,11 @@ bundle (system CAs + that CA) for SSL_CERT_FILE.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import secrets
 import ssl
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,15 @@ from typing import Any
 from aiohttp import web
 
 from wsconn_testbed import pki
-from wsconn_testbed.emulator import contract
+from wsconn_testbed.emulator import admin, contract
 from wsconn_testbed.emulator.arm import Arm, ArmConfig
-from wsconn_testbed.emulator.control import Authorization, Faults, RequestLog, Throttling
-from wsconn_testbed.emulator.entra import Client, Entra, TokenError
-from wsconn_testbed.emulator.state import Store, now_iso
+from wsconn_testbed.emulator.categories import DEFAULT_ADDED_METADATA
+from wsconn_testbed.emulator.control import Authorization, RequestLog
+from wsconn_testbed.emulator.entra import Entra, Issued, TokenError
+from wsconn_testbed.emulator.faults import Faults
+from wsconn_testbed.emulator.principals import ALL_SCOPES, Certificate, Principal, default_object_id
+from wsconn_testbed.emulator.state import DEFAULT_LOCATION, Store, now_iso
+from wsconn_testbed.emulator.throttling import Throttling
 
 DEFAULT_TENANT = "6f1c2b7e-0a5d-4c1e-9d3b-2f4a8e7c1d90"
 DEFAULT_CLIENT = "3c5e7a9b-1d2f-4e6a-8b0c-9d8e7f6a5b4c"
@@ -42,12 +46,17 @@ class EmulatorConfig:
 
     tenant_id: str = DEFAULT_TENANT
     audience: str = DEFAULT_AUDIENCE
-    clients: list[dict[str, str]] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
     workspaces: list[dict[str, str]] = field(default_factory=lambda: [dict(DEFAULT_WORKSPACE)])
     throttle: dict[str, Any] = field(default_factory=dict)
     token_ttl: int = 3600
     page_size: int = 20
     log_limit: int = 200_000
+    max_name_length: int = contract.DEFAULT_MAX_NAME_LENGTH
+    added_metadata: dict[str, dict[str, str]] = field(
+        default_factory=lambda: copy.deepcopy(DEFAULT_ADDED_METADATA)
+    )
 
     @classmethod
     def load(cls, path: Path | None) -> EmulatorConfig:
@@ -74,9 +83,8 @@ class Emulator:
         self.throttling = Throttling()
         self.faults = Faults()
         self.authorization = Authorization()
-        self.arm_config = ArmConfig(page_size=config.page_size)
-        self.entra = Entra(authority="", audience=config.audience, token_ttl=config.token_ttl)
-        self.client_secrets: dict[str, str] = {}
+        self.arm_config = ArmConfig()
+        self.entra = Entra(authority="", audience=config.audience, tenant_id=config.tenant_id)
         self.arm = Arm(
             store=self.store,
             entra=self.entra,
@@ -86,32 +94,53 @@ class Emulator:
             log=self.log,
             config=self.arm_config,
         )
-        self._apply_initial()
-        for raw in config.clients or [{"client_id": DEFAULT_CLIENT}]:
-            self.add_client(raw)
+        # Generated secrets are drawn once, so that a reset restores what the ready file announced.
+        self.configured = [self.app_from(raw) for raw in config.clients or [{"client_id": DEFAULT_CLIENT}]]
+        self.configured += [self.user_from(raw) for raw in config.users]
+        self.reset()
 
-    def _apply_initial(self) -> None:
-        self.throttling.configure(self.config.throttle)
-        for ws in self.config.workspaces:
-            self.store.add_workspace(ws["subscription"], ws["resource_group"], ws["workspace"])
-
-    def add_client(self, raw: dict[str, str]) -> Client:
-        """Register an app; a client without a secret or federation gets a generated secret."""
-        secret = raw.get("secret", "")
-        if not secret and not raw.get("federated_issuer"):
-            secret = secrets.token_urlsafe(32)
-        client = Client(
-            client_id=raw["client_id"],
+    def app_from(self, raw: dict[str, Any]) -> Principal:
+        """An app registration from its JSON; one with no secret, certificate or federation gets a secret."""
+        listed = list(raw.get("secrets", []))
+        if raw.get("secret"):
+            listed.insert(0, raw["secret"])
+        certificates = [Certificate.load(pem) for pem in raw.get("certificates", [])]
+        if not listed and not certificates and not raw.get("federated_issuer"):
+            listed.append(secrets.token_urlsafe(32))
+        return Principal(
+            kind="Application",
+            name=raw["client_id"],
             tenant_id=raw.get("tenant_id", self.config.tenant_id),
-            object_id=raw.get("object_id", str(uuid.uuid5(uuid.NAMESPACE_URL, raw["client_id"]))),
-            secret=secret,
+            object_id=raw.get("object_id") or default_object_id(raw["client_id"]),
+            secrets=listed,
+            certificates=certificates,
             federated_issuer=raw.get("federated_issuer", ""),
             federated_subject=raw.get("federated_subject", ""),
+            scopes=tuple(raw.get("scopes", ALL_SCOPES)),
         )
-        self.entra.clients[client.client_id] = client
-        if secret:
-            self.client_secrets[client.client_id] = secret
-        return client
+
+    def user_from(self, raw: dict[str, Any]) -> Principal:
+        """A user from its JSON (user principal name and password)."""
+        return Principal(
+            kind="User",
+            name=raw["username"],
+            tenant_id=raw.get("tenant_id", self.config.tenant_id),
+            object_id=raw.get("object_id") or default_object_id(raw["username"]),
+            secrets=[raw["password"]],
+            scopes=tuple(raw.get("scopes", ALL_SCOPES)),
+        )
+
+    def add_workspace(self, raw: dict[str, str]) -> str:
+        """Make a workspace exist (its subscription in `tenant_id`, itself in `location`)."""
+        tenant = raw.get("tenant_id", self.config.tenant_id)
+        self.entra.tenants.add(tenant.lower())
+        return self.store.add_workspace(
+            raw["subscription"],
+            raw["resource_group"],
+            raw["workspace"],
+            tenant=tenant,
+            location=raw.get("location", DEFAULT_LOCATION),
+        )
 
     def tls(self) -> tuple[ssl.SSLContext, Path, Path]:
         """Server TLS context, CA file and trust bundle, written into the state directory."""
@@ -125,13 +154,16 @@ class Emulator:
 
     def info(self, port: int, ca_file: Path, bundle: Path) -> dict[str, Any]:
         """What the ready file announces."""
+        apps = [p for p in self.configured if p.kind == "Application"]
+        users = [p for p in self.configured if p.kind == "User"]
         return {
             "port": port,
             "arm_endpoint": self.authority,
             "authority_host": self.authority,
             "audience": self.config.audience,
             "tenant_id": self.config.tenant_id,
-            "clients": dict(self.client_secrets),
+            "clients": {p.name: p.secrets[0] if p.secrets else "" for p in apps},
+            "users": {p.name: p.secrets[0] for p in users},
             "ca_file": str(ca_file),
             "trust_bundle": str(bundle),
             "admin_token": self.admin_token,
@@ -150,7 +182,10 @@ class Emulator:
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         return app
 
-    def _entra_log(self, request: web.Request, status: int, client_id: str = "") -> None:
+    def _entra_log(
+        self, request: web.Request, status: int, client_id: str = "", issued: Issued | None = None
+    ) -> None:
+        principal = issued.principal if issued else None
         self.log.add(
             {
                 "time": now_iso(),
@@ -161,6 +196,10 @@ class Emulator:
                 "status": status,
                 "op": "",
                 "client_id": client_id,
+                "object_id": principal.object_id if principal else "",
+                "tenant_id": principal.tenant_id if principal else "",
+                "principal_type": principal.kind if principal else "",
+                "auth": issued.auth if issued else "",
                 "subscription": "",
                 "correlation_id": "",
                 "request_id": "",
@@ -171,29 +210,40 @@ class Emulator:
             }
         )
 
-    async def _instance_discovery(self, request: web.Request) -> web.Response:
+    def _entra_answer(self, request: web.Request, answer: Any) -> web.Response:
         self._entra_log(request, 200)
-        return web.json_response(
-            self.entra.instance_discovery(request.query.get("authorization_endpoint", ""))
-        )
+        return web.json_response(answer)
+
+    def _entra_error(self, request: web.Request, error: TokenError, client_id: str = "") -> web.Response:
+        self._entra_log(request, error.status, client_id)
+        return web.json_response(error.body(), status=error.status)
+
+    async def _instance_discovery(self, request: web.Request) -> web.Response:
+        try:
+            answer = self.entra.instance_discovery(request.query.get("authorization_endpoint", ""))
+        except TokenError as exc:
+            return self._entra_error(request, exc)
+        return self._entra_answer(request, answer)
 
     async def _openid(self, request: web.Request) -> web.Response:
-        self._entra_log(request, 200)
-        return web.json_response(self.entra.openid_configuration(request.match_info["tenant"]))
+        try:
+            answer = self.entra.openid_configuration(request.match_info["tenant"])
+        except TokenError as exc:
+            return self._entra_error(request, exc)
+        return self._entra_answer(request, answer)
 
     async def _jwks(self, request: web.Request) -> web.Response:
-        self._entra_log(request, 200)
-        return web.json_response(self.entra.jwks())
+        return self._entra_answer(request, self.entra.jwks())
 
     async def _token(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
+        client_id = form.get("client_id", "")
         try:
-            answer = self.entra.token(request.match_info["tenant"], form)
+            issued = self.entra.token(request.match_info["tenant"], form)
         except TokenError as exc:
-            self._entra_log(request, exc.status, form.get("client_id", ""))
-            return web.json_response(exc.body(), status=exc.status)
-        self._entra_log(request, 200, form.get("client_id", ""))
-        return web.json_response(answer)
+            return self._entra_error(request, exc, client_id)
+        self._entra_log(request, 200, client_id, issued)
+        return web.json_response(issued.answer)
 
     async def _admin(self, request: web.Request) -> web.Response:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -201,7 +251,7 @@ class Emulator:
             return web.json_response({"error": "admin token required"}, status=401)
         body: Any = await request.json() if request.can_read_body else {}
         route = (request.method, request.match_info["tail"].strip("/"))
-        handler = _ADMIN.get(route)
+        handler = admin.ROUTES.get(route)
         if handler is None:
             return web.json_response(
                 {"error": f"no admin route {route[0]} /_emulator/{route[1]}"}, status=404
@@ -213,9 +263,11 @@ class Emulator:
         return web.json_response(result)
 
     def reset(self) -> None:
-        """Back to the start-up state: no connections, empty log, no faults or denials, fresh buckets.
+        """Back to the start-up state: no connections, only the configured workspaces and principals (as
+        configured), an empty log, no faults or denials, fresh buckets, settings from the config.
 
-        Registered clients stay, so credentials handed out before the reset keep working.
+        Principals registered later stay, and so do tokens already issued, so credentials handed out
+        before the reset keep working.
         """
         self.store.connections.clear()
         self.store.workspaces.clear()
@@ -226,156 +278,14 @@ class Emulator:
         self.faults.configure({"seed": 0, "rules": []})
         self.faults.injected.clear()
         self.authorization.deny = []
-        self.throttling.limits = Throttling().limits
-        self.throttling.enabled = True
-        self.throttling.throttled = 0
+        self.throttling.reset()
+        self.throttling.configure(self.config.throttle)
         self.arm_config.page_size = self.config.page_size
         self.arm_config.echo_body_in_errors = False
+        self.arm_config.max_name_length = self.config.max_name_length
+        self.arm_config.added_metadata = copy.deepcopy(self.config.added_metadata)
         self.entra.token_ttl = self.config.token_ttl
-        self._apply_initial()
-
-
-AdminHandler = Any
-
-
-def _requests(emu: Emulator, request: web.Request, _: Any) -> Any:
-    entries = emu.log.since(int(request.query.get("since", "0")))
-    kind = request.query.get("kind")
-    if kind:
-        entries = [e for e in entries if e["kind"] == kind]
-    return {"entries": entries, "last": emu.log.seq}
-
-
-def _clear_requests(emu: Emulator, _: web.Request, __: Any) -> Any:
-    emu.log.entries.clear()
-    return {"last": emu.log.seq}
-
-
-def _counters(emu: Emulator, _: web.Request, __: Any) -> Any:
-    return {
-        "requests": dict(emu.log.counters),
-        "throttled": emu.throttling.throttled,
-        "injected": dict(emu.faults.injected),
-        "tokens_issued": emu.entra.issued,
-        "connections": len(emu.store.connections),
-    }
-
-
-def _connections(emu: Emulator, request: web.Request, _: Any) -> Any:
-    prefix = request.query.get("prefix", "").lower()
-    return {
-        "value": [
-            {
-                **c.resource(),
-                "credentialFields": sorted(c.credentials or {}),
-                "credentialDigest": c.credential_digest(),
-                "writes": c.writes,
-            }
-            for c in emu.store.connections.values()
-            if c.id.lower().startswith(prefix)
-        ]
-    }
-
-
-def _edit_connection(emu: Emulator, _: web.Request, body: Any) -> Any:
-    found = emu.store.find(body["id"])
-    if found is None:
-        raise KeyError(body["id"])
-    connection = found[1]
-    for key, value in body.get("properties", {}).items():
-        if value is None:
-            connection.properties.pop(key, None)
-        else:
-            connection.properties[key] = value
-    if "credentials" in body:
-        connection.credentials = body["credentials"]
-    connection.modified_at, connection.modified_by = now_iso(), "out-of-band"
-    return connection.resource()
-
-
-def _delete_connection(emu: Emulator, _: web.Request, body: Any) -> Any:
-    found = emu.store.find(body["id"])
-    if found is not None:
-        del emu.store.connections[found[0]]
-    return {"deleted": found is not None}
-
-
-def _add_workspace(emu: Emulator, _: web.Request, body: Any) -> Any:
-    return {"id": emu.store.add_workspace(body["subscription"], body["resource_group"], body["workspace"])}
-
-
-def _remove_workspace(emu: Emulator, _: web.Request, body: Any) -> Any:
-    return {
-        "connections_deleted": emu.store.remove_workspace(
-            body["subscription"], body["resource_group"], body["workspace"]
-        )
-    }
-
-
-def _remove_resource_group(emu: Emulator, _: web.Request, body: Any) -> Any:
-    emu.store.remove_resource_group(body["subscription"], body["resource_group"])
-    return {}
-
-
-def _faults(emu: Emulator, _: web.Request, body: Any) -> Any:
-    emu.faults.configure(body)
-    return {"rules": len(emu.faults.rules)}
-
-
-def _clear_faults(emu: Emulator, _: web.Request, __: Any) -> Any:
-    emu.faults.configure({"rules": []})
-    return {"injected": dict(emu.faults.injected)}
-
-
-def _throttle(emu: Emulator, _: web.Request, body: Any) -> Any:
-    emu.throttling.configure(body)
-    return {"limits": emu.throttling.limits, "enabled": emu.throttling.enabled}
-
-
-def _authorization(emu: Emulator, _: web.Request, body: Any) -> Any:
-    emu.authorization.deny = [dict(rule) for rule in body.get("deny", [])]
-    return {"deny": emu.authorization.deny}
-
-
-def _settings(emu: Emulator, _: web.Request, body: Any) -> Any:
-    if "page_size" in body:
-        emu.arm_config.page_size = max(1, int(body["page_size"]))
-    if "echo_body_in_errors" in body:
-        emu.arm_config.echo_body_in_errors = bool(body["echo_body_in_errors"])
-    if "token_ttl" in body:
-        emu.entra.token_ttl = int(body["token_ttl"])
-    return {
-        "page_size": emu.arm_config.page_size,
-        "echo_body_in_errors": emu.arm_config.echo_body_in_errors,
-        "token_ttl": emu.entra.token_ttl,
-    }
-
-
-def _add_client(emu: Emulator, _: web.Request, body: Any) -> Any:
-    client = emu.add_client(body)
-    return {"client_id": client.client_id, "secret": client.secret}
-
-
-def _reset(emu: Emulator, _: web.Request, __: Any) -> Any:
-    emu.reset()
-    return {}
-
-
-_ADMIN: dict[tuple[str, str], AdminHandler] = {
-    ("GET", "requests"): _requests,
-    ("DELETE", "requests"): _clear_requests,
-    ("GET", "counters"): _counters,
-    ("GET", "connections"): _connections,
-    ("PATCH", "connections"): _edit_connection,
-    ("DELETE", "connections"): _delete_connection,
-    ("PUT", "workspaces"): _add_workspace,
-    ("DELETE", "workspaces"): _remove_workspace,
-    ("DELETE", "resource-groups"): _remove_resource_group,
-    ("PUT", "faults"): _faults,
-    ("DELETE", "faults"): _clear_faults,
-    ("PUT", "throttle"): _throttle,
-    ("PUT", "authorization"): _authorization,
-    ("PUT", "settings"): _settings,
-    ("POST", "clients"): _add_client,
-    ("POST", "reset"): _reset,
-}
+        for principal in self.configured:
+            self.entra.directory.add(copy.deepcopy(principal))
+        for ws in self.config.workspaces:
+            self.add_workspace(ws)

@@ -1,135 +1,54 @@
-"""The emulator's resources: subscriptions, resource groups, workspaces and their connections.
+"""The emulator's resources: subscriptions (each in a tenant), resource groups, workspaces (each in a
+location) and their connections.
 
 Names compare case-insensitively and are echoed with the casing of the request that created them, as the ARM
-RPC requires. Credentials live beside the non-secret properties and leave this module only through
-`with_secrets` (listsecrets) or `credential_digest` (tests comparing without seeing values).
+RPC requires. A connection keeps what its last write sent (after the service's own additions); how it is
+answered per api-version is `answers.py`'s business. Credentials live beside the other properties and leave
+this module only through `answers.resource(..., with_secrets=True)` (listsecrets) or `credential_digest`.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 PROVIDER = "Microsoft.MachineLearningServices"
 CONNECTION_TYPE = f"{PROVIDER}/workspaces/connections"
-
-# ConnectionGroup is read-only and derived by the service from the category; the contract gives the enum,
-# not the mapping, so this is the emulator's reading of the category names.
-_GROUPS = {
-    "AzureAI": {
-        "azureopenai",
-        "aiservices",
-        "cognitivesearch",
-        "cognitiveservice",
-        "openai",
-        "serverless",
-        "managedonlineendpoint",
-        "bingllmsearch",
-        "serp",
-    },
-    "Azure": {
-        "adlsgen2",
-        "azureblob",
-        "azureonelake",
-        "azuresqldb",
-        "azuresynapseanalytics",
-        "azuremysqldb",
-        "azurepostgresdb",
-        "azuredataexplorer",
-        "azuremariadb",
-        "azuredatabricksdeltalake",
-        "azuresqlmi",
-        "azuretablestorage",
-    },
-    "NoSQL": {
-        "cosmosdb",
-        "cosmosdbmongodbapi",
-        "cassandra",
-        "couchbase",
-        "mongodbv2",
-        "mongodbatlas",
-        "redis",
-        "pinecone",
-        "elasticsearch",
-    },
-    "File": {
-        "s3",
-        "amazons3compatible",
-        "fileserver",
-        "ftpserver",
-        "googlecloudstorage",
-        "hdfs",
-        "oraclecloudstorage",
-        "sftp",
-    },
-    "GenericProtocol": {
-        "pythonfeed",
-        "containerregistry",
-        "git",
-        "generichttp",
-        "odatarest",
-        "odbc",
-        "genericrest",
-        "genericcontainerregistry",
-        "apikey",
-        "customkeys",
-    },
-}
+DEFAULT_LOCATION = "westeurope"
 
 
-def group_of(category: str | None) -> str:
-    """The ConnectionGroup the emulator reports for a category."""
-    lowered = (category or "").lower()
-    for group, members in _GROUPS.items():
-        if lowered in members:
-            return group
-    return "Database" if lowered in _DATABASES else "ServicesAndApps"
-
-
-_DATABASES = {
-    "snowflake",
-    "amazonrdsfororacle",
-    "amazonrdsforsqlserver",
-    "amazonredshift",
-    "db2",
-    "drill",
-    "googlebigquery",
-    "greenplum",
-    "hbase",
-    "hive",
-    "impala",
-    "informix",
-    "mariadb",
-    "microsoftaccess",
-    "mysql",
-    "netezza",
-    "oracle",
-    "phoenix",
-    "postgresql",
-    "presto",
-    "sapopenhub",
-    "sapbw",
-    "saphana",
-    "saptable",
-    "spark",
-    "sqlserver",
-    "sybase",
-    "teradata",
-    "vertica",
-}
+def now_iso(*, offset: bool = False) -> str:
+    """The current UTC time as the service writes it: 100-ns precision with trailing zeros dropped
+    (`2026-03-27T04:21:03.301316Z`), ending `Z`, or `+00:00` with `offset` (the RP's error bodies)."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    base = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{nanos // 100:07d}".rstrip("0")
+    return base + (f".{fraction}" if fraction else "") + ("+00:00" if offset else "Z")
 
 
 def _key(*parts: str) -> tuple[str, ...]:
     return tuple(p.lower() for p in parts)
 
 
-def now_iso() -> str:
-    """Current UTC time in ARM's format."""
-    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Stamp:
+    """Who did something and when, as systemData reports it."""
+
+    at: str
+    by: str
+    by_type: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace: its ARM id (with the casing it was created with) and its location."""
+
+    id: str
+    location: str
 
 
 @dataclass
@@ -138,37 +57,12 @@ class Connection:
 
     id: str
     name: str
+    workspace: Workspace
     properties: dict[str, Any]
     credentials: dict[str, Any] | None
-    created_at: str
-    created_by: str
-    modified_at: str
-    modified_by: str
+    created: Stamp
+    modified: Stamp
     writes: int = 1
-
-    def resource(self) -> dict[str, Any]:
-        """The ARM representation without credentials (GET, PUT, PATCH, list)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": CONNECTION_TYPE,
-            "properties": copy.deepcopy(self.properties),
-            "systemData": {
-                "createdAt": self.created_at,
-                "createdBy": self.created_by,
-                "createdByType": "Application",
-                "lastModifiedAt": self.modified_at,
-                "lastModifiedBy": self.modified_by,
-                "lastModifiedByType": "Application",
-            },
-        }
-
-    def with_secrets(self) -> dict[str, Any]:
-        """The representation listsecrets returns."""
-        out = self.resource()
-        if self.credentials is not None:
-            out["properties"]["credentials"] = copy.deepcopy(self.credentials)
-        return out
 
     def credential_digest(self) -> str:
         """SHA-256 of the canonical credentials JSON ('' when none), for comparisons without values."""
@@ -182,21 +76,25 @@ class Connection:
 class Store:
     """Everything the emulator knows; not thread-safe (one event loop owns it)."""
 
-    subscriptions: dict[str, str] = field(default_factory=dict)
+    subscriptions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """lower-cased id -> (id as created, tenant id)."""
     resource_groups: dict[tuple[str, ...], str] = field(default_factory=dict)
-    workspaces: dict[tuple[str, ...], str] = field(default_factory=dict)
+    workspaces: dict[tuple[str, ...], Workspace] = field(default_factory=dict)
     connections: dict[tuple[str, ...], Connection] = field(default_factory=dict)
 
-    def add_workspace(self, subscription: str, resource_group: str, workspace: str) -> str:
+    def add_workspace(
+        self, subscription: str, resource_group: str, workspace: str, *, tenant: str, location: str
+    ) -> str:
         """Make a workspace (and its subscription and resource group) exist; returns its ARM id."""
-        self.subscriptions.setdefault(subscription.lower(), subscription)
+        self.subscriptions.setdefault(subscription.lower(), (subscription, tenant))
         self.resource_groups.setdefault(_key(subscription, resource_group), resource_group)
         ws_id = (
             f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
             f"/providers/{PROVIDER}/workspaces/{workspace}"
         )
-        self.workspaces.setdefault(_key(subscription, resource_group, workspace), ws_id)
-        return self.workspaces[_key(subscription, resource_group, workspace)]
+        return self.workspaces.setdefault(
+            _key(subscription, resource_group, workspace), Workspace(ws_id, location)
+        ).id
 
     def remove_workspace(self, subscription: str, resource_group: str, workspace: str) -> int:
         """Delete a workspace and its connections; returns how many connections went with it."""
@@ -214,29 +112,18 @@ class Store:
         for ws in [k for k in self.workspaces if k[:2] == rg]:
             self.remove_workspace(*ws)
 
-    def missing_parent(
-        self, subscription: str, resource_group: str, workspace: str
-    ) -> tuple[str, str] | None:
-        """(code, message) of the first missing parent, as ARM reports it; None when all exist."""
-        if subscription.lower() not in self.subscriptions:
-            return "SubscriptionNotFound", f"The subscription '{subscription}' could not be found."
-        if _key(subscription, resource_group) not in self.resource_groups:
-            return "ResourceGroupNotFound", f"Resource group '{resource_group}' could not be found."
-        if _key(subscription, resource_group, workspace) not in self.workspaces:
-            return (
-                "ParentResourceNotFound",
-                "Can not perform requested operation on nested resource. "
-                f"Parent resource '{workspace}' not found.",
-            )
-        return None
-
-    def subscription_known(self, subscription: str) -> bool:
-        """Whether the subscription exists."""
-        return subscription.lower() in self.subscriptions
+    def tenant_of(self, subscription: str) -> str | None:
+        """The tenant a subscription belongs to (None when it does not exist)."""
+        found = self.subscriptions.get(subscription.lower())
+        return found[1] if found else None
 
     def resource_group_known(self, subscription: str, resource_group: str) -> bool:
         """Whether the resource group exists."""
         return _key(subscription, resource_group) in self.resource_groups
+
+    def workspace(self, subscription: str, resource_group: str, workspace: str) -> Workspace | None:
+        """The workspace, if it exists."""
+        return self.workspaces.get(_key(subscription, resource_group, workspace))
 
     def get(self, subscription: str, resource_group: str, workspace: str, name: str) -> Connection | None:
         """The connection, if it exists."""
@@ -244,39 +131,32 @@ class Store:
 
     def put(
         self,
-        subscription: str,
-        resource_group: str,
-        workspace: str,
-        name: str,
+        where: tuple[str, str, str, str],
         *,
         properties: dict[str, Any],
-        principal: str,
+        credentials: dict[str, Any] | None,
+        stamp: Stamp,
+        created: Stamp | None = None,
     ) -> Connection:
-        """Create or replace; the stored casing of an existing name is kept (ARM RPC)."""
-        key = _key(subscription, resource_group, workspace, name)
-        ws_id = self.workspaces[key[:3]]
-        credentials = properties.pop("credentials", None)
-        properties["group"] = group_of(properties.get("category"))
-        properties["createdByWorkspaceArmId"] = ws_id
-        now = now_iso()
+        """Create or replace, modified by `stamp`. A PUT's replace is a new resource to the service (the
+        recordings: `createdAt` moves to the replace's time), so `created` defaults to `stamp`; a PATCH passes
+        the existing one. The stored casing of an existing name is kept (ARM RPC)."""
+        key = _key(*where)
+        workspace = self.workspaces[key[:3]]
         existing = self.connections.get(key)
-        if existing is None:
-            connection = Connection(
-                id=f"{ws_id}/connections/{name}",
-                name=name,
-                properties=properties,
-                credentials=credentials,
-                created_at=now,
-                created_by=principal,
-                modified_at=now,
-                modified_by=principal,
-            )
-            self.connections[key] = connection
-            return connection
-        existing.properties, existing.credentials = properties, credentials
-        existing.modified_at, existing.modified_by = now, principal
-        existing.writes += 1
-        return existing
+        name = existing.name if existing else where[3]
+        connection = Connection(
+            id=f"{workspace.id}/connections/{name}",
+            name=name,
+            workspace=workspace,
+            properties=properties,
+            credentials=credentials,
+            created=created or stamp,
+            modified=stamp,
+            writes=existing.writes + 1 if existing else 1,
+        )
+        self.connections[key] = connection
+        return connection
 
     def delete(self, subscription: str, resource_group: str, workspace: str, name: str) -> bool:
         """Delete; True when it existed."""
