@@ -16,6 +16,7 @@ from prometheus_client.metrics import Histogram, MetricWrapperBase
 from wsconn import metrics
 from wsconn.api import contract, crd
 from wsconn.api.authtypes import AUTH_TYPES, CUSTOM_KEYS_FIELD
+from wsconn.api.spec import ARM_PROPERTIES
 from wsconn.core import reasons
 from wsconn.settings import OPTIONS, default_of
 
@@ -78,7 +79,8 @@ def categories_table() -> str:
     lines.append(", ".join(f"`{c}`" for c in contract.categories(newest)) + ".")
     for version in older:
         missing = [c for c in contract.categories(newest) if c not in contract.categories(version)]
-        lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
+        if missing:
+            lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -96,12 +98,28 @@ def metrics_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def api_versions_table() -> str:
+    """The supported api-versions: which contract file each follows, its categories, its versioned fields."""
+    rows = [
+        "| api-version | Contract the operator follows | Categories | Fields only some api-versions have |",
+        "|---|---|---|---|",
+    ]
+    for version in contract.API_VERSIONS:
+        versioned = [n for n in ARM_PROPERTIES if contract.versions_with(n) != contract.API_VERSIONS]
+        fields = [f"`{n}`" for n in versioned if version in contract.versions_with(n)]
+        shown = f"`{version}`" + (" (default)" if version == contract.DEFAULT_API_VERSION else "")
+        source = f"{contract.source(version)} subset (`arm/contract/{version}/`)"
+        rows.append(f"| {shown} | {source} | {len(contract.categories(version))} | {', '.join(fields)} |")
+    return "\n".join(rows) + "\n"
+
+
 DOC_BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
     "docs/configuration.md": {"options": options_table},
     "docs/reasons.md": {"reasons": reasons.markdown_table},
     "docs/metrics.md": {"metrics": metrics_table},
     "docs/crd.md": {
         "spec-fields": spec_fields_table,
+        "api-versions": api_versions_table,
         "auth-types": auth_types_table,
         "categories": categories_table,
     },

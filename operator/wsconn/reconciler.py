@@ -30,7 +30,7 @@ from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, State, build_conditions, ready_condition
 from wsconn.core.credentials import CredentialError, Resolved, resolve
 from wsconn.core.drift import credential_differences, differences
-from wsconn.core.fingerprint import fingerprint
+from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import Action, Applied, drift_due, plan
 from wsconn.core.schema import BodyInvalidError, validate_body
@@ -371,12 +371,28 @@ class Reconciler:
                     "stalled", "InvalidSpec", f"the ARM request body would be invalid: {exc.in_spec_terms()}"
                 )
             )
+        public = public_body(spec)
         desired = fingerprint(
             resource_id=resource_id,
             api_version=spec.api_version,
-            public_body=public_body(spec),
+            public_body=public,
             secret_versions=resolved.versions,
         )
+        applied_version = p.obj.status.get("azureApiVersion")
+        if carried_over(
+            p.status.get("appliedFingerprint"),
+            desired=desired,
+            resource_id=resource_id,
+            public_body=public,
+            secret_versions=resolved.versions,
+            applied_api_version=applied_version,
+        ):
+            log.info(
+                "same body as applied with api-version %s: now %s, nothing to write",
+                applied_version,
+                spec.api_version,
+            )
+            p.status["appliedFingerprint"] = desired
         return spec, resolved, body, desired
 
     async def _drift(

@@ -251,7 +251,7 @@ def test_env_is_what_the_operator_reads_and_parses(name: str) -> None:
 
 def test_default_env_exactly() -> None:
     assert env_values(render()) == {
-        "WSCONN_DEFAULT_API_VERSION": "2025-06-01",
+        "WSCONN_DEFAULT_API_VERSION": "2026-05-01",
         "WSCONN_WORKERS": "50",
         "WSCONN_ARM_CONCURRENCY": "16",
         "WSCONN_ARM_TIMEOUT": "30",

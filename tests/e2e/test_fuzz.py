@@ -102,7 +102,7 @@ def valid_specs(draw: st.DrawFn, workspace: Workspace) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["expiryTime"] = draw(st.sampled_from(["2030-01-01T00:00:00Z", "2031-06-30T12:00:00.5+02:00"]))
     if draw(st.booleans()):
-        spec["connectionName"] = draw(st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", fullmatch=True))
+        spec["connectionName"] = draw(st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,63}", fullmatch=True))
     creds = draw(credentials(auth_type))
     if creds is not None:
         spec["credentials"] = creds
