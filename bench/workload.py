@@ -18,9 +18,9 @@ import yaml
 from tests.e2e.amlconn import expected_credentials, expected_properties
 
 from bench.kube import Kube, connection_path, secret_path
+from wsconn.api.contract import DEFAULT_API_VERSION
 
 LABEL = "bench.wsconn.dev/run"
-DEFAULT_API_VERSION = "2025-06-01"  # the operator's default for specs without azureApiVersion
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.replay import tally
+from tests.replay import drift_counts, tally
 from tests.runs import CONTROLPLANE_RUNS
 from wsconn_testbed.controlplane import ControlPlaneError, find_binaries
 
@@ -57,5 +57,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "and the Azure emulator"
         )
     terminalreporter.write_line(f"e2e tests: {counts}")
-    for line in tally.summary_lines():
+    for line in tally.summary_lines() + drift_counts.summary_lines(terminalreporter):
         terminalreporter.write_line(line)

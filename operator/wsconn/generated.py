@@ -11,13 +11,17 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from prometheus_client.metrics import Histogram, MetricWrapperBase
+
+from wsconn import metrics
 from wsconn.api import contract, crd
 from wsconn.api.authtypes import AUTH_TYPES, CUSTOM_KEYS_FIELD
+from wsconn.api.spec import ARM_PROPERTIES
 from wsconn.core import reasons
 from wsconn.settings import OPTIONS, default_of
 
 CRD_FILE = f"crds/{crd.GROUP}_{crd.PLURAL}.yaml"
-CHART_CRD_FILE = f"helm/wsconn-operator/crds/{crd.GROUP}_{crd.PLURAL}.yaml"
+CHART_CRD_FILE = f"helm/wsconn-operator/files/crds/{crd.GROUP}_{crd.PLURAL}.yaml"
 
 
 def options_table() -> str:
@@ -75,15 +79,47 @@ def categories_table() -> str:
     lines.append(", ".join(f"`{c}`" for c in contract.categories(newest)) + ".")
     for version in older:
         missing = [c for c in contract.categories(newest) if c not in contract.categories(version)]
-        lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
+        if missing:
+            lines += ["", f"Not available in `{version}`: " + ", ".join(f"`{c}`" for c in missing) + "."]
     return "\n".join(lines) + "\n"
+
+
+def metrics_table() -> str:
+    """Every metric the operator serves (each Prometheus collector defined in wsconn.metrics)."""
+    rows = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
+    collectors = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    for collector in sorted(collectors, key=lambda c: c._name):
+        kind = collector._type
+        name = f"{collector._name}_total" if kind == "counter" else collector._name
+        if isinstance(collector, Histogram):
+            name = f"{name}_bucket`, `{name}_sum`, `{name}_count"
+        labels = ", ".join(f"`{label}`" for label in collector._labelnames) or "none"
+        rows.append(f"| `{name}` | {kind} | {labels} | {collector._documentation} |")
+    return "\n".join(rows) + "\n"
+
+
+def api_versions_table() -> str:
+    """The supported api-versions: which contract file each follows, its categories, its versioned fields."""
+    rows = [
+        "| api-version | Contract the operator follows | Categories | Fields only some api-versions have |",
+        "|---|---|---|---|",
+    ]
+    for version in contract.API_VERSIONS:
+        versioned = [n for n in ARM_PROPERTIES if contract.versions_with(n) != contract.API_VERSIONS]
+        fields = [f"`{n}`" for n in versioned if version in contract.versions_with(n)]
+        shown = f"`{version}`" + (" (default)" if version == contract.DEFAULT_API_VERSION else "")
+        source = f"{contract.source(version)} subset (`arm/contract/{version}/`)"
+        rows.append(f"| {shown} | {source} | {len(contract.categories(version))} | {', '.join(fields)} |")
+    return "\n".join(rows) + "\n"
 
 
 DOC_BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
     "docs/configuration.md": {"options": options_table},
     "docs/reasons.md": {"reasons": reasons.markdown_table},
+    "docs/metrics.md": {"metrics": metrics_table},
     "docs/crd.md": {
         "spec-fields": spec_fields_table,
+        "api-versions": api_versions_table,
         "auth-types": auth_types_table,
         "categories": categories_table,
     },

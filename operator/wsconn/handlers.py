@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -30,7 +31,13 @@ from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status, format_time, secret_versions_of
 from wsconn.logs import object_logger
-from wsconn.metrics import RECONCILES, SECRET_TRIGGERS, ReadyTracker
+from wsconn.metrics import (
+    RECONCILES,
+    SECRET_TRIGGERS,
+    ReadyTracker,
+    forget_conditions,
+    record_conditions,
+)
 from wsconn.reconciler import ObjectView, ReconcilerClosed, Result, utcnow
 from wsconn.serving import Serving, tolerate_missing_resource
 from wsconn.settings import Settings
@@ -100,6 +107,9 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # bounded by the reconciler's own slots (cfg.workers) and the ARM client's (cfg.arm_concurrency).
     settings.queueing.worker_limit = None
     settings.posting.level = logging.WARNING
+    # Events say who wrote them ("From" in kubectl describe; Kopf's default is "kopf").
+    settings.posting.reporting_component = "wsconn-operator"
+    settings.posting.reporting_instance = socket.gethostname()
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.standalone = not cfg.peering
@@ -229,6 +239,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
             raise kopf.TemporaryError("the operator is stopping", delay=1) from None
         if result.done:
             tracker.drop(obj.uid)
+            forget_conditions(obj.namespace, obj.name)
             return
         if result.patch:
             patch.status.update(result.patch)
@@ -277,6 +288,7 @@ def _report(
     patch.status.update(result.patch)
     RECONCILES.labels(result.outcome.state, result.outcome.reason.name).inc()
     tracker.set(obj.uid, "True" if result.outcome.state == "ready" else "False")
+    record_conditions(obj.namespace, obj.name, [c.to_raw() for c in result.status.conditions])
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 

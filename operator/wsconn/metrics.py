@@ -1,12 +1,15 @@
 """Prometheus metrics (served on --metrics-port at /metrics).
 
-Names follow Prometheus conventions; labels are low-cardinality (no resource names): per-resource detail
-belongs in status, events and logs.
+Names follow Prometheus conventions; labels are low-cardinality (no resource names), except the one
+per-resource gauge, wsconn_workspaceconnection_condition, which is bounded: six series per resource (three
+condition types, two statuses), removed when the resource goes. docs/metrics.md is generated from this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -30,6 +33,32 @@ RESOURCES = Gauge(
 SECRET_TRIGGERS = Counter(
     "wsconn_secret_triggers_total", "Resources re-reconciled because a Secret they use changed."
 )
+
+CONDITIONS = Gauge(
+    "wsconn_workspaceconnection_condition",
+    "1 for each WorkspaceConnection's current status of each condition (Ready, Reconciling, Stalled), 0 for"
+    " the other status; as External Secrets' externalsecret_status_condition. The resource is"
+    " resource_namespace/resource_name: a bare `namespace` label would clash with the scrape target's.",
+    ["resource_namespace", "resource_name", "condition", "status"],
+)
+CONDITION_TYPES = ("Ready", "Reconciling", "Stalled")
+
+
+def record_conditions(namespace: str, name: str, conditions: Iterable[Mapping[str, Any]]) -> None:
+    """Publish a resource's conditions; only the three kstatus types and True/False, so nothing a user
+    writes can add series."""
+    current = {c.get("type"): c.get("status") for c in conditions}
+    for kind in CONDITION_TYPES:
+        for status in ("True", "False"):
+            CONDITIONS.labels(namespace, name, kind, status).set(1 if current.get(kind) == status else 0)
+
+
+def forget_conditions(namespace: str, name: str) -> None:
+    """Drop a deleted resource's series."""
+    for kind in CONDITION_TYPES:
+        for status in ("True", "False"):
+            with contextlib.suppress(KeyError):  # never published: nothing to drop
+                CONDITIONS.remove(namespace, name, kind, status)
 
 
 def observe_arm(method: str, status: int, seconds: float) -> None:

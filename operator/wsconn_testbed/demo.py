@@ -123,10 +123,8 @@ def _wait_ready(cluster: Cluster, cache: Path, timeout: float) -> list[str] | No
     return None
 
 
-def main(argv: list[str]) -> int:
-    """Entry point for `wsconn-testbed demo [--once] [--keep]`."""
-    once = "--once" in argv
-    keep = "--keep" in argv
+def main(*, once: bool, keep: bool) -> int:
+    """Entry point for `wsconn-testbed demo [--once] [--keep]` (options parsed in cli.py)."""
     repo = Path.cwd()
     if not (repo / "examples").is_dir() or not (repo / "crds").is_dir():
         print("run from the repository root (it needs crds/ and examples/)", file=sys.stderr)
@@ -135,5 +133,7 @@ def main(argv: list[str]) -> int:
     try:
         return run_demo(repo, work_dir, once=once)
     finally:
-        if not keep:
+        if keep:
+            print(f"work directory kept: {work_dir}", flush=True)
+        else:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -30,7 +30,7 @@ from tests.chart.tools import (
     run_helm,
     values_file,
 )
-from tests.chart.value_sets import WORKLOAD_IDENTITY_CLIENT_ID, value_sets
+from tests.chart.value_sets import DIGEST, WORKLOAD_IDENTITY_CLIENT_ID, value_sets
 from wsconn.settings import OPTIONS, default_of
 
 SETS = value_sets()
@@ -44,6 +44,8 @@ NAMESPACED_KINDS = {
     "PodDisruptionBudget",
     "ConfigMap",
     "KopfPeering",
+    "NetworkPolicy",
+    "PrometheusRule",
 }
 CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering", "CustomResourceDefinition"}
 
@@ -135,14 +137,26 @@ def test_chart_metadata_matches_the_project() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert chart["apiVersion"] == "v2"
     assert chart["name"] == "wsconn-operator"
-    assert chart["version"] == "0.1.0"
+    assert chart["version"] == "0.2.0"
     assert chart["appVersion"] == project["version"] == "0.1.0"
+    assert "kubeVersion" not in chart, "helm template without a cluster would refuse the chart"
 
 
-def test_kube_version_floor_is_enforced() -> None:
-    proc = run_helm("template", "wsconn", str(CHART), "--kube-version", "1.29.0", check=False)
-    assert proc.returncode != 0
-    assert "kubeVersion" in proc.stderr
+def test_template_works_with_helms_own_defaults() -> None:
+    """`helm template` with no values and no --kube-version (Helm then assumes an old Kubernetes)."""
+    proc = run_helm("template", "wsconn", str(CHART))
+    kinds = [d["kind"] for d in yaml.safe_load_all(proc.stdout) if d]
+    assert "Deployment" in kinds
+    assert "CustomResourceDefinition" in kinds
+
+
+def test_kubernetes_floor_is_checked_against_a_live_cluster_only() -> None:
+    """The 1.30 floor sits behind `lookup`, which only a live cluster answers (tests/e2e/test_chart_dryrun.py
+    installs for real); offline it renders nothing."""
+    check = (CHART / "templates" / "checks.yaml").read_text()
+    assert 'lookup "v1" "Namespace" "" "default"' in check
+    assert 'semverCompare "<1.30.0-0" .Capabilities.KubeVersion.Version' in check
+    assert run_helm("template", "wsconn", str(CHART), "--kube-version", "1.29.0").returncode == 0
 
 
 # ---------------------------------------------------------------------------------- every value set
@@ -207,7 +221,10 @@ def test_probes_ports_command_and_shutdown(name: str) -> None:
     assert values["WSCONN_HEALTH_PORT"] == "8081"
     assert values["WSCONN_METRICS_PORT"] == "8080"
     assert c["command"] == ["wsconn", "run"]
-    assert c["image"] == "wsconn-operator:0.1.0"
+    expected_image = "wsconn-operator:0.1.0"
+    if SETS[name].get("image", {}).get("digest"):
+        expected_image = f"{SETS[name]['image']['repository']}:0.1.0@{DIGEST}"
+    assert c["image"] == expected_image
     assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"]["requests"]
     assert c["resources"]["limits"]["memory"]
@@ -234,7 +251,7 @@ def test_env_is_what_the_operator_reads_and_parses(name: str) -> None:
 
 def test_default_env_exactly() -> None:
     assert env_values(render()) == {
-        "WSCONN_DEFAULT_API_VERSION": "2025-06-01",
+        "WSCONN_DEFAULT_API_VERSION": "2026-05-01",
         "WSCONN_WORKERS": "50",
         "WSCONN_ARM_CONCURRENCY": "16",
         "WSCONN_ARM_TIMEOUT": "30",
@@ -480,7 +497,10 @@ def test_release_names() -> None:
     assert one(render(release="wsconn"), "Deployment")["metadata"]["name"] == "wsconn-operator"
     assert one(render(release="prod"), "Deployment")["metadata"]["name"] == "prod-wsconn-operator"
     named = render({"fullnameOverride": "amlconn"})
-    assert {o["metadata"]["name"] for o in named if o["kind"] != "Service"} == {"amlconn"}
+    renamed = {
+        o["metadata"]["name"] for o in named if o["kind"] not in {"Service", "CustomResourceDefinition"}
+    }
+    assert renamed == {"amlconn"}
 
 
 # ----------------------------------------------------------------------------------------- Argo CD
@@ -503,41 +523,69 @@ def test_chart_copy_of_the_health_check_is_current() -> None:
 
 # ---------------------------------------------------------------------------------------- schema
 
-BAD_VALUES: dict[str, dict[str, Any]] = {
-    "top-level typo": {"replicaCont": 2},
-    "nested typo": {"operator": {"logFormt": "json"}},
-    "log format": {"operator": {"logFormat": "xml"}},
-    "api version": {"operator": {"defaultApiVersion": "2023-10-01"}},
-    "zero replicas": {"replicaCount": 0},
-    "replicas as string": {"replicaCount": "2"},
-    "negative drift interval": {"operator": {"driftInterval": -1}},
-    "workers zero": {"operator": {"workers": 0}},
-    "http endpoint": {"azure": {"armEndpoint": "http://management.azure.com"}},
-    "literal client secret": {"azure": {"clientSecret": "hunter2"}},
-    "literal client secret in clientSecretRef": {
-        "azure": {"clientSecretRef": {"name": "x", "value": "hunter2"}}
-    },
-    "literal secret via extraEnv": {"extraEnv": [{"name": "AZURE_CLIENT_SECRET", "value": "hunter2"}]},
-    "bad namespace": {"watchNamespaces": ["Team_A"]},
-    "duplicate namespace": {"watchNamespaces": ["a", "a"]},
-    "namespaces as string": {"watchNamespaces": "a,b"},
-    "root pod": {"podSecurityContext": {"runAsNonRoot": False}},
-    "uid 0": {"securityContext": {"runAsUser": 0}},
-    "privilege escalation": {"securityContext": {"allowPrivilegeEscalation": True}},
-    "privileged": {"securityContext": {"privileged": True}},
-    "short grace period": {"terminationGracePeriodSeconds": 10},
-    "pull policy": {"image": {"pullPolicy": "Sometimes"}},
-    "service monitor typo": {"metrics": {"serviceMonitor": {"enable": True}}},
-    "argocd typo": {"argocd": {"healthcheck": {"enabled": True}}},
-    "pod label not a string": {"podLabels": {"azure.workload.identity/use": True}},
+# A bad value, and the words of helm's refusal that tell a person what to fix.
+BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
+    "top-level typo": ({"replicaCont": 2}, "additional properties 'replicaCont' not allowed"),
+    "nested typo": ({"operator": {"logFormt": "json"}}, "at '/operator': additional properties 'logFormt'"),
+    "log format": ({"operator": {"logFormat": "xml"}}, "at '/operator/logFormat': value must be one of"),
+    "api version": ({"operator": {"defaultApiVersion": "2023-10-01"}}, "at '/operator/defaultApiVersion'"),
+    "zero replicas": ({"replicaCount": 0}, "at '/replicaCount': minimum"),
+    "replicas as string": ({"replicaCount": "2"}, "at '/replicaCount': got string, want integer"),
+    "negative drift interval": ({"operator": {"driftInterval": -1}}, "at '/operator/driftInterval'"),
+    "workers zero": ({"operator": {"workers": 0}}, "at '/operator/workers'"),
+    "http endpoint": ({"azure": {"armEndpoint": "http://management.azure.com"}}, "at '/azure/armEndpoint'"),
+    "literal client secret": ({"azure": {"clientSecret": "hunter2"}}, "additional properties 'clientSecret'"),
+    "literal client secret in clientSecretRef": (
+        {"azure": {"clientSecretRef": {"name": "x", "value": "hunter2"}}},
+        "at '/azure/clientSecretRef': additional properties 'value'",
+    ),
+    "literal secret via extraEnv": (
+        {"extraEnv": [{"name": "AZURE_CLIENT_SECRET", "value": "hunter2"}]},
+        "at '/extraEnv/0/value': value must be '(never a literal: set azure.clientSecretRef",
+    ),
+    "bad namespace": ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
+    "duplicate namespace": ({"watchNamespaces": ["a", "a"]}, "at '/watchNamespaces'"),
+    "namespaces as string": ({"watchNamespaces": "a,b"}, "at '/watchNamespaces': got string, want array"),
+    "root pod": ({"podSecurityContext": {"runAsNonRoot": False}}, "at '/podSecurityContext/runAsNonRoot'"),
+    "uid 0": ({"securityContext": {"runAsUser": 0}}, "at '/securityContext/runAsUser'"),
+    "privilege escalation": (
+        {"securityContext": {"allowPrivilegeEscalation": True}},
+        "at '/securityContext/allowPrivilegeEscalation'",
+    ),
+    "privileged": ({"securityContext": {"privileged": True}}, "at '/securityContext/privileged'"),
+    "short grace period": ({"terminationGracePeriodSeconds": 10}, "at '/terminationGracePeriodSeconds'"),
+    "pull policy": ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
+    "digest without algorithm": ({"image": {"digest": "0123abcd"}}, "at '/image/digest'"),
+    "service monitor typo": (
+        {"metrics": {"serviceMonitor": {"enable": True}}},
+        "at '/metrics/serviceMonitor': additional properties 'enable'",
+    ),
+    "argocd typo": ({"argocd": {"healthcheck": {"enabled": True}}}, "additional properties 'healthcheck'"),
+    "pod label not a string": (
+        {"podLabels": {"azure.workload.identity/use": True}},
+        "at '/podLabels/azure.workload.identity~1use': got boolean, want string",
+    ),
+    "common label not a string": ({"commonLabels": {"team": 1}}, "at '/commonLabels/team'"),
+    "crds typo": ({"crds": {"instal": False}}, "at '/crds': additional properties 'instal'"),
+    "network policy cidr": (
+        {"networkPolicy": {"egress": {"apiServerCIDRs": ["10.0.0.1"]}}},
+        "at '/networkPolicy/egress/apiServerCIDRs/0'",
+    ),
+    "not-ready minutes": (
+        {"metrics": {"prometheusRule": {"notReadyMinutes": 0}}},
+        "at '/metrics/prometheusRule/notReadyMinutes'",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BAD_VALUES))
-def test_schema_rejects(name: str) -> None:
-    proc = render_text(BAD_VALUES[name], check=False)
-    assert proc.returncode != 0, f"helm accepted {BAD_VALUES[name]}"
+def test_schema_rejects_and_says_where(name: str) -> None:
+    values, says = BAD_VALUES[name]
+    proc = render_text(values, check=False)
+    assert proc.returncode != 0, f"helm accepted {values}"
     assert "values don't meet the specifications of the schema" in proc.stderr, proc.stderr
+    assert says in proc.stderr, proc.stderr
+    assert "'not' failed" not in proc.stderr
 
 
 def test_schema_is_draft_07_and_closed_at_the_top() -> None:
@@ -550,12 +598,59 @@ def test_schema_is_draft_07_and_closed_at_the_top() -> None:
 # ------------------------------------------------------------------- CRD, install manifest, docs
 
 
-def test_chart_crd_is_the_generated_crd() -> None:
+def test_chart_crd_is_the_generated_crd_and_a_release_object() -> None:
+    """The CRD is rendered from the generated copy (so `helm upgrade` upgrades it), kept on uninstall; crds/
+    holds only Kopf's peering CRDs."""
     crd_name = "azureml.dev_workspaceconnections.yaml"
-    assert [p.name for p in (CHART / "crds").iterdir()] == [crd_name]
-    assert (CHART / "crds" / crd_name).read_bytes() == (ROOT / "crds" / crd_name).read_bytes()
-    rendered = by_kind(render(include_crds=True), "CustomResourceDefinition")
-    assert rendered == [yaml.safe_load((ROOT / "crds" / crd_name).read_text())]
+    generated = (CHART / "files" / "crds" / crd_name).read_bytes()
+    assert generated == (ROOT / "crds" / crd_name).read_bytes()
+    [rendered] = by_kind(render(), "CustomResourceDefinition")
+    expected = yaml.safe_load(generated)
+    assert rendered["spec"] == expected["spec"]
+    assert rendered["metadata"]["name"] == expected["metadata"]["name"]
+    assert rendered["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert not by_kind(render(SETS["without-crd"]), "CustomResourceDefinition")
+    assert "annotations" not in one(render({"crds": {"keep": False}}), "CustomResourceDefinition")["metadata"]
+    assert [p.name for p in (CHART / "crds").iterdir()] == ["kopf-peering.yaml"]
+
+
+def test_peering_crds_serve_the_peering_objects() -> None:
+    crds = [d for d in yaml.safe_load_all((CHART / "crds" / "kopf-peering.yaml").read_text()) if d]
+    served = {(c["spec"]["group"], c["spec"]["names"]["kind"], c["spec"]["scope"]) for c in crds}
+    assert served == {
+        ("kopf.dev", "ClusterKopfPeering", "Cluster"),
+        ("kopf.dev", "KopfPeering", "Namespaced"),
+    }
+    for name in ("ha", "ha-namespaced"):
+        for obj in render(SETS[name]):
+            if obj["kind"].endswith("KopfPeering"):
+                assert obj["apiVersion"] == "kopf.dev/v1"
+
+
+def test_hardened_values() -> None:
+    objects = render(SETS["hardened"])
+    c = container(objects)
+    assert c["image"] == f"registry.example.com/wsconn-operator:0.1.0@{DIGEST}"
+    assert c["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    for obj in objects:
+        assert obj["metadata"]["labels"]["team"] == "ml-platform", obj["kind"]
+    assert deployment(objects)["spec"]["template"]["metadata"]["labels"]["team"] == "ml-platform"
+    assert "team" not in deployment(objects)["spec"]["selector"]["matchLabels"]
+    policy = one(objects, "NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"] == deployment(objects)["spec"]["selector"]["matchLabels"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
+    assert ports == {"metrics", "health"}, "nothing else of the pod is reachable"
+    metrics_rule = next(r for r in policy["ingress"] if r["ports"][0]["port"] == "metrics")
+    assert metrics_rule["from"] == values_file()["networkPolicy"]["metricsFrom"]
+    egress = policy["egress"]
+    assert {"port": 53, "protocol": "UDP"} in egress[0]["ports"]
+    assert egress[1] == {
+        "to": [{"ipBlock": {"cidr": "10.96.0.1/32"}}],
+        "ports": [{"port": 443, "protocol": "TCP"}],
+    }
+    assert egress[-1] == SETS["hardened"]["networkPolicy"]["extraEgress"][0]
+    assert not by_kind(render(), "NetworkPolicy"), "off by default"
 
 
 def test_install_manifest_is_current() -> None:
@@ -578,22 +673,22 @@ def test_install_manifest_is_current() -> None:
 
 def test_install_manifest_content() -> None:
     text = (ROOT / "deploy" / "install.yaml").read_text()
-    assert text.startswith("# wsconn-operator 0.1.0:")
+    assert text.startswith("# wsconn-operator 0.2.0:")
     docs = [d for d in yaml.safe_load_all(text) if d]
     namespace = docs[0]
     assert namespace["kind"] == "Namespace"
     assert namespace["metadata"]["name"] == RELEASE_NAMESPACE
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert docs[1]["kind"] == "CustomResourceDefinition"
-    assert docs[2:] == render(), "install.yaml is the default rendering"
-    for doc in docs[2:]:
+    assert docs[1:] == render(), "install.yaml is the default rendering (the CRD is one of its objects)"
+    assert "CustomResourceDefinition" in [d["kind"] for d in docs]
+    for doc in docs[1:]:
         if doc["kind"] in NAMESPACED_KINDS:
             assert doc["metadata"]["namespace"] == RELEASE_NAMESPACE
 
 
 def value_keys(values: Mapping[str, Any], prefix: str = "") -> set[str]:
     """Dotted keys of values.yaml down to the leaves; maps passed to Kubernetes as a whole are one key."""
-    opaque = {"resources", "podSecurityContext", "securityContext"}
+    opaque = {"resources", "podSecurityContext", "securityContext", "metrics.dashboard.labels"}
     keys: set[str] = set()
     for key, value in values.items():
         path = f"{prefix}{key}"

@@ -72,19 +72,25 @@ def lua() -> str:
 
 
 @cache
-def _build_kstatus() -> tuple[int, str]:
+def _run_hack(script: str, *args: str) -> tuple[int, str]:
     proc = subprocess.run(
-        [str(ROOT / "hack" / "build-kstatus")], capture_output=True, text=True, timeout=600, check=False
+        [str(ROOT / "hack" / script), *args], capture_output=True, text=True, timeout=3600, check=False
     )
-    return proc.returncode, proc.stdout.strip() if proc.returncode == 0 else proc.stderr.strip()
+    return proc.returncode, proc.stdout.strip() if proc.returncode == 0 else proc.stderr[-4000:].strip()
+
+
+def built(script: str, *args: str, needs: str) -> str:
+    """What a hack/ build script prints (a path), built once per test process and reused from its cache
+    afterwards; fail/skip the test when the build fails. `needs` says what the build needs."""
+    code, out = _run_hack(script, *args)
+    if code != 0:
+        missing(f"a build by hack/{' '.join((script, *args))}", f"it failed (needs {needs}):\n{out}")
+    return out
 
 
 def kstatus() -> str:
     """The kstatus helper binary, built (or reused from its cache) by hack/build-kstatus."""
-    code, out = _build_kstatus()
-    if code != 0:
-        missing("a kstatus build", f"hack/build-kstatus failed (needs Go >= 1.26):\n{out}")
-    return out
+    return built("build-kstatus", needs="Go >= 1.26")
 
 
 def run_helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

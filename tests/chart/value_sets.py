@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 WORKLOAD_IDENTITY_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 def value_sets(watched: tuple[str, str] = ("team-a", "team-b")) -> dict[str, dict[str, Any]]:
@@ -32,9 +33,37 @@ def value_sets(watched: tuple[str, str] = ("team-a", "team-b")) -> dict[str, dic
             }
         },
         "argocd-health": {"argocd": {"healthCheck": {"enabled": True}}},
+        "observability": {
+            "metrics": {
+                "serviceMonitor": {"enabled": True},
+                "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
+                "dashboard": {"enabled": True},
+            }
+        },
+        "hardened": {
+            "image": {"repository": "registry.example.com/wsconn-operator", "digest": DIGEST},
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "128Mi"},
+                "limits": {"cpu": "500m", "memory": "512Mi"},
+            },
+            "commonLabels": {"team": "ml-platform"},
+            "networkPolicy": {
+                "enabled": True,
+                "healthFrom": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
+                "egress": {
+                    "dns": True,
+                    "apiServerCIDRs": ["10.96.0.1/32"],
+                    "apiServerPorts": [443],
+                    "azureCIDRs": ["0.0.0.0/0"],
+                },
+                "extraEgress": [{"to": [{"ipBlock": {"cidr": "10.1.0.0/24"}}], "ports": [{"port": 3128}]}],
+            },
+            "crds": {"install": True, "keep": True},
+        },
+        "without-crd": {"crds": {"install": False}},
     }
 
 
-# Value sets that render kinds whose CRDs are not ours: Kopf's peering CRDs (HA) and the Prometheus
-# Operator's ServiceMonitor.
-NEEDS_FOREIGN_CRDS = {"ha", "ha-namespaced", "service-monitor"}
+# Value sets that render kinds whose CRDs are not ours: Kopf's peering CRDs (HA, from the chart's crds/)
+# and the Prometheus Operator's ServiceMonitor and PrometheusRule.
+NEEDS_FOREIGN_CRDS = {"ha", "ha-namespaced", "service-monitor", "observability"}

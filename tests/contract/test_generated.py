@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from wsconn.api import contract, crd
-from wsconn.api.spec import is_date_time, parse_spec
+from wsconn.api.spec import CONNECTION_NAME_PATTERN, is_date_time, parse_spec
 from wsconn.core.bodies import build_body
 from wsconn.core.credentials import FetchedSecret, resolve
 from wsconn.core.schema import validate_body
@@ -74,7 +74,12 @@ FIELD_RULE = re.compile(
     r"^!has\(self\.credentials\) \|\| !has\(self\.credentials\.(\w+)\) \|\| self\.authType in \[(.*)\]$"
 )
 REQUIRED_RULE = re.compile(r"^self\.authType != '(\w+)' \|\| \(has\(self\.credentials\) && (.*)\)$")
-CATEGORY_RULE = re.compile(r"self\.azureApiVersion != '([\d-]+)' \|\| !\(self\.category in \[(.*)\]\)$")
+EFFECTIVE = r"\(has\(self\.azureApiVersion\) \? self\.azureApiVersion : '2026-05-01'\)"
+CATEGORY_RULE = re.compile(
+    rf"^!has\(self\.category\) \|\| !\({EFFECTIVE} in \[(.*)\]\) \|\| !\(self\.category in \[(.*)\]\)$"
+)
+FIELD_VERSION_RULE = re.compile(rf"^!has\(self\.(\w+)\) \|\| !\({EFFECTIVE} in \[([^\]]*)\]\)$")
+ALL_VERSIONS = ["2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05-01"]
 
 
 def cel_list(text: str) -> list[str]:
@@ -172,22 +177,26 @@ def test_auth_type_enum_is_the_contracts(spec_schema: dict[str, Any]) -> None:
 
 def test_category_enum_is_every_category_of_any_api_version(spec_schema: dict[str, Any]) -> None:
     enum = spec_schema["properties"]["category"]["enum"]
-    assert len(enum) == len(set(enum))
-    assert set(enum) == set(contract.categories("2024-04-01")) | set(contract.categories("2025-06-01"))
+    assert len(enum) == len(set(enum)) == 120
+    assert set(enum) == set().union(*(contract.categories(v) for v in ALL_VERSIONS))
 
 
 def test_other_enums(spec_schema: dict[str, Any]) -> None:
     props = spec_schema["properties"]
-    assert props["azureApiVersion"]["enum"] == ["2024-04-01", "2025-06-01"]
+    assert props["azureApiVersion"]["enum"] == ALL_VERSIONS
     assert props["deletionPolicy"]["enum"] == ["Delete", "Orphan"]
     assert props["deletionPolicy"]["default"] == "Delete"
     assert props["valueFormat"]["enum"] == ["JSON"]
+    assert props["peRequirement"]["enum"] == ["Required", "NotRequired", "NotApplicable"]
+    assert props["useWorkspaceManagedIdentity"]["type"] == "boolean"
 
 
 def test_patterns_are_the_contracts(spec_schema: dict[str, Any]) -> None:
     props = spec_schema["properties"]
     workspace = props["workspace"]["properties"]
-    assert props["connectionName"]["pattern"] == contract.name_pattern()
+    # 3-64 characters of the contract's class: the service accepts longer names than the contract's {2,32}.
+    assert props["connectionName"]["pattern"] == CONNECTION_NAME_PATTERN == "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,63}$"
+    assert contract.contract_name_pattern() == "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"
     assert workspace["name"]["pattern"] == contract.workspace_name_pattern()
     group = contract.resource_group_parameter()
     assert (
@@ -266,14 +275,48 @@ def test_custom_keys_takes_a_secret_name(spec_schema: dict[str, Any]) -> None:
     assert keys["properties"]["secretRef"]["required"] == ["name"]
 
 
-def test_one_category_rule_refuses_the_2025_categories_on_2024(spec_schema: dict[str, Any]) -> None:
-    found = {}
+NEW_IN_2025_06 = {"Pinecone", "Elasticsearch", "ManagedOnlineEndpoint"}
+NEW_IN_2025_12 = {
+    "AzureKeyVault", "AzureContainerAppEnvironment", "AzureStorageAccount", "Databricks", "RemoteTool",
+    "AppInsights", "AppConfig", "ApiManagement", "ModelGateway", "GroundingWithBingSearch",
+    "GroundingWithCustomSearch", "Sharepoint", "MicrosoftFabric", "PowerPlatformEnvironment", "RemoteA2A",
+}  # fmt: skip
+
+
+def test_category_rules_refuse_each_category_on_the_versions_without_it(spec_schema: dict[str, Any]) -> None:
+    found: dict[str, set[str]] = {}
     for rule in spec_rules(spec_schema):
-        match = CATEGORY_RULE.search(rule)
+        match = CATEGORY_RULE.match(rule)
         if match:
-            assert match.group(1) not in found
+            for version in cel_list(match.group(1)):
+                assert version not in found
+                found[version] = set(cel_list(match.group(2)))
+    assert found == {
+        "2024-04-01": NEW_IN_2025_06 | NEW_IN_2025_12,
+        "2025-06-01": NEW_IN_2025_12,
+        "2025-09-01": NEW_IN_2025_12,
+    }
+
+
+def test_field_rules_refuse_each_versioned_field_on_the_versions_without_it(
+    spec_schema: dict[str, Any],
+) -> None:
+    found: dict[str, set[str]] = {}
+    for rule in spec_schema["x-kubernetes-validations"]:
+        match = FIELD_VERSION_RULE.match(rule["rule"])
+        if match:
             found[match.group(1)] = set(cel_list(match.group(2)))
-    assert found == {"2024-04-01": {"Pinecone", "Elasticsearch", "ManagedOnlineEndpoint"}}
+            assert rule["fieldPath"] == f".{match.group(1)}"
+            # the message names the field and the version the spec is sent with
+            assert rule["messageExpression"].startswith(
+                f"'{match.group(1)} is not available in azureApiVersion ' + "
+            )
+    assert found == {
+        "value": {"2025-12-01", "2026-05-01"},
+        "valueFormat": {"2025-12-01", "2026-05-01"},
+        "peRequirement": {"2024-04-01", "2025-06-01", "2025-09-01"},
+        "useWorkspaceManagedIdentity": {"2024-04-01", "2025-06-01", "2025-09-01"},
+    }
 
 
 def test_names_and_workspace_are_guarded(root_schema: dict[str, Any], spec_schema: dict[str, Any]) -> None:
@@ -425,11 +468,14 @@ def test_example_fits_the_crd_schema(path: Path, spec_schema: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-@pytest.mark.parametrize("api_version", ["2024-04-01", "2025-06-01"])
+@pytest.mark.parametrize("api_version", ALL_VERSIONS)
 def test_example_becomes_a_valid_arm_body_with_its_secrets(path: Path, api_version: str) -> None:
+    # Every example on every api-version, pinned as the e2e tests pin it (pat.yaml shows pinning itself).
     connection = connection_of(path)
     spec = parse_spec(
-        connection["spec"], metadata_name=connection["metadata"]["name"], default_api_version=api_version
+        {**connection["spec"], "azureApiVersion": api_version},
+        metadata_name=connection["metadata"]["name"],
+        default_api_version=api_version,
     )
     fetched = {
         d["metadata"]["name"]: FetchedSecret(

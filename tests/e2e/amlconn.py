@@ -14,9 +14,10 @@ import yaml
 from kubernetes import client
 
 from tests.e2e.kube import wait_for
+from wsconn.api import contract
 
 GROUP, VERSION, PLURAL = "azureml.dev", "v1alpha1", "workspaceconnections"
-API_VERSIONS = ("2024-04-01", "2025-06-01")
+API_VERSIONS = contract.API_VERSIONS
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -133,6 +134,8 @@ def expected_properties(conn: dict[str, Any]) -> dict[str, Any]:
         "isSharedToAll",
         "sharedUserList",
         "expiryTime",
+        "peRequirement",
+        "useWorkspaceManagedIdentity",
         "value",
         "valueFormat",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +15,14 @@ from pathlib import Path
 import httpx
 
 from wsconn_testbed.controlplane import free_port
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process that started it dies, so an interrupted or
+    timed-out test run never leaves an operator behind (they outlive their control plane and spin)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -30,21 +39,37 @@ class OperatorProcess:
     def start(self, *, wait_ready: bool = True) -> OperatorProcess:
         """Start the process; by default wait until its liveness endpoint answers."""
         env = {
-            **os.environ,
             **self.env,
             "WSCONN_BIND_ADDRESS": "127.0.0.1",
             "WSCONN_HEALTH_PORT": str(self.health_port),
             "WSCONN_METRICS_PORT": str(self.metrics_port),
             "PYTHONUNBUFFERED": "1",
         }
-        command = [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(env),
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
             )
         if wait_ready:
-            self.wait_healthy()
+            try:
+                self.wait_healthy()
+            except AssertionError:
+                self.kill()
+                raise
         return self
+
+    def command(self, env: Mapping[str, str]) -> list[str]:
+        """The argv that runs the operator with `env` (on top of this process's environment)."""
+        return [str(Path(sys.executable).with_name("wsconn")), "run", *self.args]
+
+    def signal_target(self) -> int:
+        """The pid that stop() signals: the operator itself."""
+        assert self.popen is not None
+        return self.popen.pid
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Wait for /healthz to answer 200."""
@@ -64,7 +89,7 @@ class OperatorProcess:
         """Send `sig` and wait for the exit code."""
         if self.popen is None or self.popen.poll() is not None:
             return self.popen.returncode if self.popen else 0
-        self.popen.send_signal(sig)
+        os.kill(self.signal_target(), sig)
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -75,6 +100,9 @@ class OperatorProcess:
     def kill(self) -> None:
         """SIGKILL, as a node failure or OOM would."""
         if self.popen is not None and self.popen.poll() is None:
+            target = self.signal_target()
+            if target != self.popen.pid:  # a wrapper (buildah) would leave its child running
+                os.kill(target, signal.SIGKILL)
             self.popen.kill()
             self.popen.wait(10)
 

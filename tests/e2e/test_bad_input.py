@@ -72,6 +72,22 @@ def test_connection_name_is_immutable(
     assert "immutable" in result.stderr
 
 
+def stalled_inputs(workspace: Workspace, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """The objects of the Stalled test, by resource name (the API server accepts every one)."""
+    missing_key = _objects(workspace, namespace, "missing-key")
+    missing_key[-1]["spec"]["credentials"]["pat"]["secretKeyRef"]["key"] = "no-such-key"
+    empty_value = _objects(workspace, namespace, "empty-value")
+    empty_value[0]["stringData"] = {"pat": "   "}
+    nowhere = Workspace(workspace.subscription, workspace.resource_group, "ws-does-not-exist")
+    return {
+        "missing-secret": _objects(workspace, namespace, "missing-secret")[-1:],
+        "missing-key": missing_key,
+        "empty-value": empty_value,
+        "no-workspace": _objects(nowhere, namespace, "no-workspace"),
+        **{name: _objects(workspace, namespace, name) for name in ("arm-400", "arm-401", "arm-403", "good")},
+    }
+
+
 def test_stalled_outcomes_while_good_resources_reconcile(
     operator: OperatorProcess,
     kubectl: Kubectl,
@@ -80,13 +96,7 @@ def test_stalled_outcomes_while_good_resources_reconcile(
     workspace: Workspace,
     emulator: EmulatorClient,
 ) -> None:
-    missing_secret = _objects(workspace, namespace, "missing-secret")[-1:]
-    missing_key = _objects(workspace, namespace, "missing-key")
-    missing_key[-1]["spec"]["credentials"]["pat"]["secretKeyRef"]["key"] = "no-such-key"
-    empty_value = _objects(workspace, namespace, "empty-value")
-    empty_value[0]["stringData"] = {"pat": "   "}
-    nowhere = Workspace(workspace.subscription, workspace.resource_group, "ws-does-not-exist")
-    no_workspace = _objects(nowhere, namespace, "no-workspace")
+    inputs = stalled_inputs(workspace, namespace)
     emulator.faults(
         [
             {
@@ -98,12 +108,8 @@ def test_stalled_outcomes_while_good_resources_reconcile(
             for name, status in (("arm-400", 400), ("arm-401", 401), ("arm-403", 403))
         ]
     )
-    arm_errors = [
-        o for name in ("arm-400", "arm-401", "arm-403") for o in _objects(workspace, namespace, name)
-    ]
-    good = _objects(workspace, namespace, "good")
     try:
-        kubectl.apply([*missing_secret, *missing_key, *empty_value, *no_workspace, *arm_errors, *good])
+        kubectl.apply([o for objects in inputs.values() for o in objects])
 
         wait_condition(kube, namespace, "good", "Ready")
         expectations = {

@@ -4,15 +4,18 @@ ServiceAccount exactly the permissions docs/install.md lists, as `kubectl auth c
 installed operator, authenticated as that ServiceAccount, works under them (namespaced mode only: a
 cluster-wide operator would also act on other tests' leftover objects in this session's cluster).
 
-The WorkspaceConnection CRD is applied for real first. Objects of kinds that are not ours need their CRDs:
-Kopf's peering CRDs (HA value sets) and the Prometheus Operator's ServiceMonitor. When the cluster does not
-serve them, tests/fixtures/crds/ supplies them (Kopf's own definition; a stand-in for ServiceMonitor with
-its real group, kind and the fields the chart sets) for this module only. Nothing else is mocked.
+The WorkspaceConnection CRD is applied for real first (so renderings hold it too, and a real `helm upgrade`
+shows that the chart upgrades it). Objects of kinds that are not ours need their CRDs: Kopf's peering CRDs
+(HA value sets; the chart's own crds/) and the Prometheus Operator's ServiceMonitor and PrometheusRule. When
+the cluster does not serve them, they are applied for this module only (stand-ins from tests/fixtures/crds/
+for the Prometheus Operator's, with their real group, kind and the fields the chart sets). Nothing else is
+mocked.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,7 +36,10 @@ from wsconn_testbed.controlplane import Cluster
 
 pytestmark = pytest.mark.e2e
 
-FOREIGN_CRDS = repo_root() / "tests" / "fixtures" / "crds"
+FOREIGN_CRDS = [
+    CHART / "crds" / "kopf-peering.yaml",
+    *sorted((repo_root() / "tests" / "fixtures" / "crds").glob("*.yaml")),
+]
 PSA_RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 
 
@@ -62,8 +68,10 @@ def foreign_crds(kubectl: Kubectl) -> Iterator[None]:
     """Kopf's peering CRDs and a ServiceMonitor CRD, for this module, unless the cluster already serves them
     (then they are left alone: on an existing cluster they may be the real ones)."""
     created: list[str] = []
-    for path in sorted(FOREIGN_CRDS.glob("*.yaml")):
+    for path in FOREIGN_CRDS:
         for doc in yaml.safe_load_all(path.read_text()):
+            if not doc:
+                continue
             name = doc["metadata"]["name"]
             if crd_served(kubectl, name):
                 continue
@@ -220,6 +228,8 @@ def test_helm_install_namespaced_mode_grants_only_listed_namespaces(
         "--namespace",
         release_ns,
         "--skip-crds",
+        "--set",
+        "crds.install=false",
         "--values",
         str(values),
     )
@@ -262,6 +272,8 @@ def test_helm_install_cluster_mode_grants(
         release_ns,
         "--skip-crds",
         "--set",
+        "crds.install=false",
+        "--set",
         f"fullnameOverride={fullname}",
     )
     try:
@@ -278,6 +290,45 @@ def test_helm_install_cluster_mode_grants(
     finally:
         run_helm(env, "uninstall", fullname, "--namespace", release_ns)
     assert kubectl.run("get", "clusterrole", fullname, check=False).returncode != 0
+
+
+def test_helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it(
+    kubectl: Kubectl,
+    cluster: Cluster,
+    workspaceconnection_crd: None,
+    namespaces: tuple[str, str, str],
+    tmp_path: Path,
+) -> None:
+    """A release installed from an older chart, whose CRD lacks a printer column, is upgraded to this chart:
+    the CRD is upgraded with it. The CRD already in the cluster (applied by kubectl, as by the 0.1.0 chart's
+    crds/) is adopted with --take-ownership, the step docs/upgrade.md gives. Uninstalling keeps the CRD."""
+    release_ns, watched, _ = namespaces
+    crd_name = "workspaceconnections.azureml.dev"
+    old_chart = tmp_path / "old-chart"
+    shutil.copytree(CHART, old_chart)
+    crd_file = old_chart / "files" / "crds" / "azureml.dev_workspaceconnections.yaml"
+    old_crd = yaml.safe_load(crd_file.read_text())
+    columns = old_crd["spec"]["versions"][0]["additionalPrinterColumns"]
+    dropped = columns.pop()["name"]
+    crd_file.write_text(yaml.safe_dump(old_crd))
+    env = helm_env(cluster, tmp_path)
+    release = f"wsconn-{uuid.uuid4().hex[:8]}"
+    settings = ["--set", f"fullnameOverride={release}", "--set", f"watchNamespaces={{{watched}}}"]
+
+    def printer_columns() -> list[str]:
+        crd = kubectl.get_json("crd", crd_name)
+        return [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+
+    run_helm(env, "install", release, str(old_chart), "-n", release_ns, "--take-ownership", *settings)
+    try:
+        assert dropped not in printer_columns()
+        run_helm(env, "upgrade", release, str(CHART), "-n", release_ns, "--reuse-values")
+        assert printer_columns()[-1] == dropped
+        annotations = kubectl.get_json("crd", crd_name)["metadata"]["annotations"]
+        assert annotations["meta.helm.sh/release-name"] == release
+    finally:
+        run_helm(env, "uninstall", release, "-n", release_ns)
+    assert kubectl.run("get", "crd", crd_name, check=False).returncode == 0, "helm.sh/resource-policy: keep"
 
 
 # ------------------------------------------------------------- the operator under the chart's RBAC
@@ -344,7 +395,19 @@ def test_operator_runs_under_the_chart_rbac_with_peering(
     manifest = (repo_root() / "examples" / "apikey.yaml").read_text()
     conn = next(d for d in yaml.safe_load_all(manifest) if d and d["kind"] == "WorkspaceConnection")
     conn_name = conn["metadata"]["name"]
-    run_helm(env, "install", fullname, str(CHART), "-n", release_ns, "--skip-crds", "--values", str(values))
+    run_helm(
+        env,
+        "install",
+        fullname,
+        str(CHART),
+        "-n",
+        release_ns,
+        "--skip-crds",
+        "--set",
+        "crds.install=false",
+        "--values",
+        str(values),
+    )
     operator = None
     try:
         deployment = kubectl.get_json("deployment", fullname, "-n", release_ns)

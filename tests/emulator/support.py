@@ -3,7 +3,9 @@ credential set per authType, and small readers of ARM answers. Plain data and fu
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import datetime as dt
 import ssl
 import subprocess
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from azure.core.credentials import AccessToken
+from azure.identity.aio import ClientSecretCredential
 
 from wsconn_testbed.emulator import contract
 from wsconn_testbed.emulator.client import EmulatorClient
@@ -26,6 +30,24 @@ API_VERSIONS = ("2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05
 ALL_API_VERSIONS = contract.API_VERSIONS
 """Those and the recordings' own (2022-05-01, 2024-04-01-preview)."""
 LATEST = API_VERSIONS[-1]
+ANSWER_ORDER = [
+    "authType",
+    "credentials",
+    "group",
+    "category",
+    "expiryTime",
+    "target",
+    "createdByWorkspaceArmId",
+    "useWorkspaceManagedIdentity",
+    "isSharedToAll",
+    "sharedUserList",
+    "peRequirement",
+    "peStatus",
+    "error",
+    "isDefault",
+    "metadata",
+]
+"""The properties of the service's answer, in its order (every recording from 2024-04-01-preview on)."""
 CONNECTION_TYPE = f"{PROVIDER}/workspaces/connections"
 
 
@@ -138,6 +160,27 @@ def secret_values(credentials: dict[str, Any] | None) -> list[str]:
         elif isinstance(value, str) and value.startswith("SECRET-"):
             found.append(value)
     return found
+
+
+def azure_identity_token(info: dict[str, Any], client_id: str, secret: str) -> AccessToken:
+    """A token from the real async ClientSecretCredential of azure-identity, against the emulator."""
+
+    async def fetch() -> AccessToken:
+        async with ClientSecretCredential(
+            info["tenant_id"],
+            client_id,
+            secret,
+            authority=info["authority_host"],
+            connection_verify=info["trust_bundle"],
+        ) as credential:
+            return await credential.get_token(str(info["audience"]).rstrip("/") + "/.default")
+
+    return asyncio.run(fetch())
+
+
+def instant(text: str) -> dt.datetime:
+    """An ARM timestamp as a time (strings do not compare: `...:04Z` sorts after `...:04.5Z`)."""
+    return dt.datetime.fromisoformat(text)
 
 
 def trust(info: dict[str, Any]) -> ssl.SSLContext:

@@ -25,6 +25,7 @@ from tests.emulator.support import (
     conn,
     error,
     has_key,
+    instant,
     secret_values,
     trust,
     valid_body,
@@ -328,7 +329,9 @@ def test_put_creates_and_replaces_with_200(emu: EmulatorClient, api_version: str
     assert properties["authType"] == "SAS"
     assert properties["target"] == "https://t2"
     assert properties["metadata"] == {}  # replace, not merge
-    assert second.json()["systemData"]["createdAt"] > first.json()["systemData"]["createdAt"]
+    assert instant(second.json()["systemData"]["createdAt"]) > instant(
+        first.json()["systemData"]["createdAt"]
+    )
     assert second.json()["systemData"]["createdAt"] == second.json()["systemData"]["lastModifiedAt"]
     revealed = emu.arm("POST", conn("replaced") + "/listsecrets", api_version).json()
     assert revealed["properties"]["credentials"] == {"sas": "two"}
@@ -481,7 +484,7 @@ def test_patch_keeps_created_and_moves_modified(emu: EmulatorClient) -> None:
         "systemData"
     ]
     assert patched["createdAt"] == created["createdAt"]
-    assert patched["lastModifiedAt"] > created["lastModifiedAt"]
+    assert instant(patched["lastModifiedAt"]) > instant(created["lastModifiedAt"])
 
 
 def test_patch_missing_connection_is_404(emu: EmulatorClient) -> None:

@@ -21,7 +21,7 @@ from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCreden
 from azure.identity.aio import WorkloadIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.emulator.support import CONNECTIONS, trust
+from tests.emulator.support import CONNECTIONS, azure_identity_token, trust
 from wsconn_testbed.emulator.client import EmulatorClient
 
 ISSUER = "https://oidc.cluster.example.test/issuer"
@@ -89,21 +89,10 @@ def federated(emu: EmulatorClient) -> str:
 
 def test_async_client_secret_credential(emu: EmulatorClient) -> None:
     client_id, secret = _first_client(emu)
-
-    async def fetch() -> str:
-        async with AsyncClientSecretCredential(
-            emu.info["tenant_id"],
-            client_id,
-            secret,
-            authority=emu.info["authority_host"],
-            connection_verify=emu.info["trust_bundle"],
-        ) as credential:
-            token = await credential.get_token(_scope(emu))
-            assert token.expires_on > time.time() + 3000
-            return token.token
-
     since = emu.last_seq()
-    token = asyncio.run(fetch())
+    issued = azure_identity_token(emu.info, client_id, secret)
+    assert issued.expires_on > time.time() + 3000
+    token = issued.token
     assert _arm_status(emu, token) == 200
     entra = [(e["method"], e["path"]) for e in emu.requests(since=since, kind="entra")]
     assert entra == [("POST", f"/{emu.info['tenant_id']}/oauth2/v2.0/token")]

@@ -5,14 +5,12 @@ real azure-identity where a client library would be used."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity.aio import ClientSecretCredential
 
-from tests.emulator.support import CONNECTIONS, SUBSCRIPTION, WS_PATH, body, code, conn
+from tests.emulator.support import CONNECTIONS, SUBSCRIPTION, WS_PATH, azure_identity_token, body, code, conn
 from wsconn_testbed.emulator.client import EmulatorClient
 
 OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -83,20 +81,12 @@ def test_rotating_a_client_secret(emu: EmulatorClient) -> None:
         assert emu.arm("GET", CONNECTIONS, bearer=_token(emu, client_id, secret)).status_code == 200
     kept = emu.admin("DELETE", "clients/secrets", {"client_id": client_id, "secret": old})
     assert kept["secrets"] == 1
-
-    async def fetch(secret: str) -> str:
-        async with ClientSecretCredential(
-            emu.info["tenant_id"],
-            client_id,
-            secret,
-            authority=emu.info["authority_host"],
-            connection_verify=emu.info["trust_bundle"],
-        ) as credential:
-            return (await credential.get_token(emu.scope())).token
-
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
-        asyncio.run(fetch(old))
-    assert emu.arm("GET", CONNECTIONS, bearer=asyncio.run(fetch(new))).status_code == 200
+        azure_identity_token(emu.info, client_id, old)
+    assert (
+        emu.arm("GET", CONNECTIONS, bearer=azure_identity_token(emu.info, client_id, new).token).status_code
+        == 200
+    )
     assert emu.admin("DELETE", "clients/secrets", {"client_id": client_id})["secrets"] == 0
 
 

@@ -9,27 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.support import API_VERSIONS, CONNECTIONS, WS_PATH, body, conn
+from tests.emulator.support import ANSWER_ORDER, API_VERSIONS, CONNECTIONS, WS_PATH, body, conn, instant
 from wsconn_testbed.emulator.client import EmulatorClient
 
 EVERY = pytest.mark.parametrize("api_version", API_VERSIONS)
-ORDER = [
-    "authType",
-    "credentials",
-    "group",
-    "category",
-    "expiryTime",
-    "target",
-    "createdByWorkspaceArmId",
-    "useWorkspaceManagedIdentity",
-    "isSharedToAll",
-    "sharedUserList",
-    "peRequirement",
-    "peStatus",
-    "error",
-    "isDefault",
-    "metadata",
-]
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{0,6}[1-9])?Z$")
 AOAI = body(
     "ApiKey",
@@ -63,8 +46,8 @@ def test_server_added_properties_in_the_services_order(emu: EmulatorClient, api_
         assert answer["id"] == conn("s3-conn")
         assert answer["type"] == "Microsoft.MachineLearningServices/workspaces/connections"
         properties = answer["properties"]
-        assert list(properties) == ORDER
-        assert {k: properties[k] for k in ORDER[2:] if k not in ("category", "target")} == {
+        assert list(properties) == ANSWER_ORDER
+        assert {k: properties[k] for k in ANSWER_ORDER[2:] if k not in ("category", "target")} == {
             "group": "File",
             "expiryTime": None,
             "createdByWorkspaceArmId": WS_PATH,
@@ -198,7 +181,7 @@ def test_replace_resets_created_at(emu: EmulatorClient, api_version: str) -> Non
     one, two = first.json()["systemData"], second.json()["systemData"]
     assert one["createdAt"] == one["lastModifiedAt"]
     assert two["createdAt"] == two["lastModifiedAt"]
-    assert two["createdAt"] > one["createdAt"]
+    assert instant(two["createdAt"]) > instant(one["createdAt"])
     assert emu.arm("GET", conn("twice"), api_version).json() == second.json()
 
 
@@ -229,7 +212,10 @@ def test_2022_05_01_answers_the_old_shape(emu: EmulatorClient) -> None:
     assert answer["properties"] == {**sent["properties"], "metadata": None}
     assert answer["systemData"] is None
     # The same connection read with a current api-version has the current shape.
-    assert list(emu.arm("GET", conn("test01"), "2024-04-01").json()["properties"]) == ORDER[:1] + ORDER[2:]
+    assert (
+        list(emu.arm("GET", conn("test01"), "2024-04-01").json()["properties"])
+        == ANSWER_ORDER[:1] + ANSWER_ORDER[2:]
+    )
 
 
 @pytest.mark.parametrize("api_version", ["2024-04-01", "2025-06-01", "2025-09-01"])

@@ -2,9 +2,11 @@
 
 Each case is a raw `.spec` (as `kubectl apply` would store it), the Secrets it reads and the exact
 `WorkspaceConnectionPropertiesV2BasicResource` body the operator must PUT. The bodies come from DESIGN §2
-(the authType table) and specs/CONNECTIONS.md §4-§6 (body shape, AccountKey as `{key}`, categories per
-api-version), not from the code under test. Every Secret value holds the marker `SECRET` so tests can check
-that no such value leaks into anything meant to be safe to hash, log or store.
+(the authType table), CONNECTIONS.md §4-§6 (body shape, AccountKey as `{key}`, categories per api-version)
+and NEWER-VERSIONS.md §3 (what 2025-09-01, 2025-12-01 and 2026-05-01 add and drop), not from the code under
+test. Every authType has a body on every supported api-version; a case that uses something only some
+versions have says which. Every Secret value holds the marker `SECRET` so tests can check that no such value
+leaks into anything meant to be safe to hash, log or store.
 
 Used by tests/unit (bodies, fingerprints) and tests/contract (bodies vs the swagger subsets).
 """
@@ -14,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-API_2024 = "2024-04-01"
-API_2025 = "2025-06-01"
-BOTH = (API_2024, API_2025)
+API_VERSIONS = ("2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05-01")
+# NEWER-VERSIONS.md §3: value/valueFormat exist up to 2025-09-01, peRequirement and
+# useWorkspaceManagedIdentity from 2025-12-01; CONNECTIONS.md §6: three categories are new in 2025-06-01.
+WITH_VALUE = API_VERSIONS[:3]
+WITH_PE_REQUIREMENT = API_VERSIONS[3:]
+FROM_2025_06 = API_VERSIONS[1:]
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 WORKSPACE: dict[str, str] = {"subscriptionId": SUBSCRIPTION, "resourceGroup": "rg-ml", "name": "ws-prod"}
@@ -31,7 +36,7 @@ class Golden:
     spec: dict[str, Any]
     body: dict[str, Any]
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    api_versions: tuple[str, ...] = BOTH
+    api_versions: tuple[str, ...] = API_VERSIONS
 
     def raw(self, api_version: str) -> dict[str, Any]:
         """The raw spec pinned to `api_version`."""
@@ -124,7 +129,7 @@ GOLDEN: tuple[Golden, ...] = (
         },
     ),
     Golden(
-        # DESIGN §2's example, every optional field set.
+        # DESIGN §2's example, every optional field of the api-versions that have value/valueFormat set.
         "ApiKey",
         spec={
             "connectionName": "team-openai",
@@ -155,6 +160,41 @@ GOLDEN: tuple[Golden, ...] = (
                 "valueFormat": "JSON",
             }
         },
+        api_versions=WITH_VALUE,
+    ),
+    Golden(
+        # DESIGN §2's example on the api-versions from 2025-12-01: every optional field they have set.
+        "ApiKey-2025-12",
+        spec={
+            "connectionName": "team-openai",
+            "authType": "ApiKey",
+            "category": "AzureOpenAI",
+            "target": "https://contoso.openai.azure.com/",
+            "credentials": {"key": ref("openai", "api-key")},
+            "metadata": {"ApiType": "Azure", "ApiVersion": "2024-10-21"},
+            "isSharedToAll": True,
+            "sharedUserList": ["alice@contoso.com"],
+            "expiryTime": "2027-01-01T00:00:00Z",
+            "peRequirement": "NotRequired",
+            "useWorkspaceManagedIdentity": False,
+            "deletionPolicy": "Delete",
+        },
+        secrets={"openai": {"api-key": b"sk-SECRET-openai"}},
+        body={
+            "properties": {
+                "authType": "ApiKey",
+                "category": "AzureOpenAI",
+                "target": "https://contoso.openai.azure.com/",
+                "credentials": {"key": "sk-SECRET-openai"},
+                "metadata": {"ApiType": "Azure", "ApiVersion": "2024-10-21"},
+                "isSharedToAll": True,
+                "sharedUserList": ["alice@contoso.com"],
+                "expiryTime": "2027-01-01T00:00:00Z",
+                "peRequirement": "NotRequired",
+                "useWorkspaceManagedIdentity": False,
+            }
+        },
+        api_versions=WITH_PE_REQUIREMENT,
     ),
     Golden(
         # CONNECTIONS.md §5: the current contract is WorkspaceConnectionAccountKey {key}, not {sas}.
@@ -357,7 +397,7 @@ GOLDEN: tuple[Golden, ...] = (
             }
         },
     ),
-    # The three categories that exist only in 2025-06-01 (CONNECTIONS.md §6).
+    # The three categories new in 2025-06-01 (CONNECTIONS.md §6).
     Golden(
         "ApiKey-Pinecone",
         spec={
@@ -375,7 +415,7 @@ GOLDEN: tuple[Golden, ...] = (
                 "credentials": {"key": "pc-SECRET-key"},
             }
         },
-        api_versions=(API_2025,),
+        api_versions=FROM_2025_06,
     ),
     Golden(
         "UsernamePassword-Elasticsearch",
@@ -394,7 +434,7 @@ GOLDEN: tuple[Golden, ...] = (
                 "credentials": {"username": "elastic", "password": "SECRET-elastic-password"},
             }
         },
-        api_versions=(API_2025,),
+        api_versions=FROM_2025_06,
     ),
     Golden(
         "AAD-ManagedOnlineEndpoint",
@@ -412,7 +452,49 @@ GOLDEN: tuple[Golden, ...] = (
                 "isSharedToAll": False,
             }
         },
-        api_versions=(API_2025,),
+        api_versions=FROM_2025_06,
+    ),
+    # Categories new in 2025-12-01 (NEWER-VERSIONS.md §3), with the fields only those versions have.
+    Golden(
+        "AAD-AzureKeyVault",
+        spec={
+            "authType": "AAD",
+            "category": "AzureKeyVault",
+            "target": "https://contoso-kv.vault.azure.net/",
+            "useWorkspaceManagedIdentity": True,
+            "peRequirement": "Required",
+        },
+        body={
+            "properties": {
+                "authType": "AAD",
+                "category": "AzureKeyVault",
+                "target": "https://contoso-kv.vault.azure.net/",
+                "peRequirement": "Required",
+                "useWorkspaceManagedIdentity": True,
+            }
+        },
+        api_versions=WITH_PE_REQUIREMENT,
+    ),
+    Golden(
+        "ApiKey-ModelGateway",
+        spec={
+            "authType": "ApiKey",
+            "category": "ModelGateway",
+            "target": "https://gateway.contoso.com/v1",
+            "credentials": {"key": ref("gateway", "api-key")},
+            "metadata": {"deploymentInPath": "true"},
+        },
+        secrets={"gateway": {"api-key": b"gw-SECRET-key"}},
+        body={
+            "properties": {
+                "authType": "ApiKey",
+                "category": "ModelGateway",
+                "target": "https://gateway.contoso.com/v1",
+                "credentials": {"key": "gw-SECRET-key"},
+                "metadata": {"deploymentInPath": "true"},
+            }
+        },
+        api_versions=WITH_PE_REQUIREMENT,
     ),
 )
 

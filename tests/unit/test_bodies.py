@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.golden import CASE_IDS, CASES, METADATA_NAME, WORKSPACE, Golden
+from tests.unit.golden import API_VERSIONS, CASE_IDS, CASES, METADATA_NAME, WORKSPACE, Golden
 from wsconn.api.spec import ConnectionSpec, parse_spec
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.credentials import FetchedSecret, resolve
@@ -45,7 +45,7 @@ def test_golden_body_is_valid_for_its_api_version(golden: Golden, api_version: s
     validate_body(golden.body, api_version)
 
 
-def test_every_auth_type_has_a_golden_body_on_both_api_versions() -> None:
+def test_every_auth_type_has_a_golden_body_on_every_api_version() -> None:
     covered = {(g.body["properties"]["authType"], v) for g, v in CASES}
     auth_types = [
         "None",
@@ -61,11 +61,26 @@ def test_every_auth_type_has_a_golden_body_on_both_api_versions() -> None:
         "OAuth2",
         "CustomKeys",
     ]
-    assert {(a, v) for a in auth_types for v in ("2024-04-01", "2025-06-01")} <= covered
+    assert {(a, v) for a in auth_types for v in API_VERSIONS} <= covered
 
 
-def minimal(**spec: Any) -> dict[str, Any]:
-    raw = {"workspace": dict(WORKSPACE), "authType": "AAD", **spec}
+def test_every_field_of_every_api_version_is_in_some_golden_body() -> None:
+    # The fields only some versions have (value, valueFormat, peRequirement, useWorkspaceManagedIdentity) too.
+    sent = {(name, v) for g, v in CASES for name in g.body["properties"]}
+    wanted = {
+        (name, v)
+        for v in API_VERSIONS
+        for name in ("category", "target", "metadata", "isSharedToAll", "sharedUserList", "expiryTime")
+    }
+    wanted |= {(name, v) for name in ("value", "valueFormat") for v in API_VERSIONS[:3]}
+    wanted |= {
+        (name, v) for name in ("peRequirement", "useWorkspaceManagedIdentity") for v in API_VERSIONS[3:]
+    }
+    assert wanted <= sent
+
+
+def minimal(*, api_version: str = "2025-06-01", **spec: Any) -> dict[str, Any]:
+    raw = {"workspace": dict(WORKSPACE), "authType": "AAD", "azureApiVersion": api_version, **spec}
     parsed = parse(raw)
     values = {name: f"value-of-{name}" for name, _ in parsed.credentials}
     return build_body(parsed, values, None)
@@ -123,13 +138,28 @@ def test_nothing_optional_is_sent_when_nothing_optional_is_set() -> None:
         ("value", "", {"value": ""}),
         ("value", '{"legacy": true}', {"value": '{"legacy": true}'}),
         ("valueFormat", "JSON", {"valueFormat": "JSON"}),
+        ("peRequirement", "Required", {"peRequirement": "Required"}),
+        ("peRequirement", "NotApplicable", {"peRequirement": "NotApplicable"}),
+        ("useWorkspaceManagedIdentity", True, {"useWorkspaceManagedIdentity": True}),
+        ("useWorkspaceManagedIdentity", False, {"useWorkspaceManagedIdentity": False}),
     ],
-    ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None,
+    ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None,
 )
 def test_an_optional_field_is_sent_exactly_when_set(
     spec_field: str, value: Any, expected: dict[str, Any]
 ) -> None:
-    assert minimal(**{spec_field: value}) == {"properties": {"authType": "AAD", **expected}}
+    # Each field on the newest api-version that has it.
+    api_version = "2025-09-01" if spec_field in {"value", "valueFormat"} else "2026-05-01"
+    body = minimal(api_version=api_version, **{spec_field: value})
+    assert body == {"properties": {"authType": "AAD", **expected}}
+
+
+@pytest.mark.parametrize("api_version", API_VERSIONS)
+def test_the_same_spec_makes_the_same_body_on_every_api_version(api_version: str) -> None:
+    # The api-version is the protocol: it goes into the URL, never into the body.
+    assert minimal(api_version=api_version, target="t", isSharedToAll=True) == {
+        "properties": {"authType": "AAD", "target": "t", "isSharedToAll": True}
+    }
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.recordings import RECORDINGS_DIR, load
 from tests.unit.golden import CASE_IDS, CASES, METADATA_NAME, Golden
+from tests.unit.golden import WORKSPACE as WORKSPACE_SPEC
 from wsconn.api.spec import parse_spec
-from wsconn.core.bodies import public_body
+from wsconn.core.bodies import desired_properties, public_body
 from wsconn.core.credentials import FetchedSecret, resolve
 from wsconn.core.drift import credential_differences, differences
-from wsconn.core.fingerprint import fingerprint
+from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id, subscription_of
 from wsconn.core.plan import drift_due, jitter_factor
 
@@ -109,6 +111,63 @@ CHANGES: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize("change", [c for _, c in CHANGES], ids=[i for i, _ in CHANGES])
 def test_fingerprint_changes_with_any_input(change: dict[str, Any]) -> None:
     assert fp(**change) != fp()
+
+
+# ---- carried_over: the same body applied under another api-version is applied -----------------------------
+
+
+def carried(
+    applied: str | None,
+    *,
+    api_version: str = "2026-05-01",
+    applied_api_version: str | None = None,
+    body: dict[str, Any] | None = None,
+    versions: dict[str, str] | None = None,
+) -> bool:
+    return carried_over(
+        applied,
+        desired=fp(api_version=api_version, body=body, versions=versions),
+        resource_id=ID,
+        public_body=BODY if body is None else body,
+        secret_versions=VERSIONS if versions is None else versions,
+        applied_api_version=applied_api_version,
+    )
+
+
+def test_an_upgrade_from_the_old_default_carries_the_applied_fingerprint_over() -> None:
+    # What the previous release stored for this body (the pinned canonical form above, api-version 2025-06-01),
+    # read by an operator whose default is now 2026-05-01: the same body is in Azure, nothing to write.
+    assert carried(fp(api_version="2025-06-01"), applied_api_version="2025-06-01")
+
+
+@pytest.mark.parametrize("old", ["2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01"])
+def test_the_same_body_under_any_supported_api_version_is_carried_over(old: str) -> None:
+    assert carried(fp(api_version=old))  # even when status does not say which version it was
+    assert carried(fp(api_version=old), applied_api_version=old)
+
+
+def test_an_api_version_no_longer_supported_is_recognised_through_status() -> None:
+    applied = fp(api_version="2023-10-01")
+    assert not carried(applied)
+    assert carried(applied, applied_api_version="2023-10-01")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": {"properties": {**BODY["properties"], "target": "https://b"}}},
+        {"versions": {"openai": "124"}},
+    ],
+    ids=["body", "secret-version"],
+)
+def test_a_changed_body_or_secret_is_never_carried_over(change: dict[str, Any]) -> None:
+    assert not carried(fp(api_version="2025-06-01"), applied_api_version="2025-06-01", **change)
+
+
+def test_nothing_to_carry_over_when_nothing_was_applied_or_it_is_already_current() -> None:
+    assert not carried(None, applied_api_version="2025-06-01")
+    assert not carried(fp(api_version="2026-05-01"), applied_api_version="2026-05-01")
+    assert not carried("sha256:" + "0" * 64, applied_api_version="2025-06-01")
 
 
 def test_fingerprint_looks_like_sha256() -> None:
@@ -264,6 +323,45 @@ SAME: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ),
     ),
     ("metadata-not-desired", {"authType": "AAD"}, {"authType": "AAD", "metadata": {"OtherTool": "x"}}),
+    (
+        "metadata-key-added-by-the-service",
+        DESIRED,
+        observed(
+            metadata={
+                "ApiType": "Azure",
+                "ApiVersion": "2024-10-21",
+                "DeploymentApiVersion": "2023-10-01-preview",
+            }
+        ),
+    ),
+    (
+        "metadata-key-added-by-another-tool",
+        DESIRED,
+        observed(metadata={"ApiType": "Azure", "ApiVersion": "2024-10-21", "Kind": "x"}),
+    ),
+    (
+        "metadata-null-for-a-key-the-spec-does-not-set",
+        {"metadata": {"hello": "world"}},
+        {"metadata": {"hello": "world", "ApiVersion": None}},
+    ),
+    ("metadata-empty-vs-service-keys", {"metadata": {}}, {"metadata": {"DeploymentApiVersion": "x"}}),
+    # write-only: accepted by the service, never returned (ASO's recording)
+    ("value-never-returned", {"value": '{"foo":"bar"}', "valueFormat": "JSON"}, {}),
+    ("value-returned-other", {"value": "a", "valueFormat": "JSON"}, {"value": "b", "valueFormat": "XML"}),
+    ("credentials-never-compared", {"credentials": {"key": {"$secretKeyRef": "s/k"}}}, {"credentials": None}),
+    # server-owned: the spec cannot set them; even a desired mapping that carried them is not compared
+    (
+        "server-owned",
+        {
+            "group": "AzureAI",
+            "isDefault": False,
+            "peStatus": "Active",
+            "error": "",
+            "createdByWorkspaceArmId": "x",
+        },
+        {"group": "Azure", "isDefault": True, "peStatus": "NotApplicable", "error": None},
+    ),
+    ("peRequirement-case", {"peRequirement": "NotRequired"}, {"peRequirement": "notrequired"}),
     ("empty-list-vs-missing", {"sharedUserList": []}, {}),
     ("empty-list-vs-null", {"sharedUserList": []}, {"sharedUserList": None}),
     ("empty-metadata-vs-missing", {"metadata": {}}, {}),
@@ -294,13 +392,39 @@ DIFFERENT: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
         ["metadata"],
     ),
     ("metadata-key-missing", DESIRED, observed(metadata={"ApiType": "Azure"}), ["metadata"]),
+    ("metadata-missing", DESIRED, observed(metadata=None), ["metadata"]),
     (
-        "metadata-extra-key",
+        "metadata-set-key-null",
         DESIRED,
-        observed(metadata={"ApiType": "Azure", "ApiVersion": "2024-10-21", "Kind": "x"}),
+        observed(metadata={"ApiType": "Azure", "ApiVersion": None}),
         ["metadata"],
     ),
-    ("metadata-missing", DESIRED, observed(metadata=None), ["metadata"]),
+    (
+        "metadata-set-key-empty-string-vs-null",
+        {"metadata": {"k": ""}},
+        {"metadata": {"k": None}},
+        ["metadata"],
+    ),
+    ("metadata-not-an-object", DESIRED, observed(metadata=["ApiType"]), ["metadata"]),
+    (
+        "metadata-key-case",
+        {"metadata": {"ApiType": "Azure"}},
+        {"metadata": {"apitype": "Azure"}},
+        ["metadata"],
+    ),
+    ("peRequirement", {"peRequirement": "Required"}, {"peRequirement": "NotRequired"}, ["peRequirement"]),
+    (
+        "useWorkspaceManagedIdentity",
+        {"useWorkspaceManagedIdentity": True},
+        {"useWorkspaceManagedIdentity": False},
+        ["useWorkspaceManagedIdentity"],
+    ),
+    (
+        "useWorkspaceManagedIdentity-missing",
+        {"useWorkspaceManagedIdentity": False},
+        {},
+        ["useWorkspaceManagedIdentity"],
+    ),
     ("isSharedToAll", DESIRED, observed(isSharedToAll=False), ["isSharedToAll"]),
     ("sharedUserList", {"sharedUserList": ["alice"]}, {"sharedUserList": ["bob"]}, ["sharedUserList"]),
     ("sharedUserList-emptied", {"sharedUserList": ["alice"]}, {"sharedUserList": []}, ["sharedUserList"]),
@@ -320,6 +444,131 @@ def test_real_differences_are_detected(
     desired: dict[str, Any], got: dict[str, Any], names: list[str]
 ) -> None:
     assert differences(desired, got) == names
+
+
+# ---- differences against real responses (tests/fixtures/recordings) ---------------------------------------
+# The spec is what a user would write for the recorded PUT; the response is the service's, unchanged. The
+# replay tier (tests/replay/test_drift_replay.py) does this for every recorded response; these name the facts.
+
+
+def recorded_properties(file: str, index: int) -> dict[str, Any]:
+    recording = load(RECORDINGS_DIR / file)
+    props: dict[str, Any] = recording.interactions[index].response.body["properties"]
+    return props
+
+
+def desired_for(api_version: str = "2024-04-01", **spec: Any) -> dict[str, Any]:
+    raw = {
+        "workspace": dict(WORKSPACE_SPEC),
+        "connectionName": "recorded",
+        "azureApiVersion": api_version,
+        **spec,
+    }
+    return desired_properties(parse_spec(raw, metadata_name="recorded", default_api_version=api_version))
+
+
+AOAI = "azure-sdk-assets-test_azure_open_ai_crud.json"
+KEY = {"key": {"secretKeyRef": {"name": "openai", "key": "key"}}}
+
+RECORDED_SAME: list[tuple[str, str, int, dict[str, Any]]] = [
+    (
+        # The service appends DeploymentApiVersion to AzureOpenAI metadata (6 needless PUTs before).
+        "service-added-metadata-key",
+        AOAI,
+        0,
+        {
+            "authType": "ApiKey",
+            "category": "AzureOpenAI",
+            "isSharedToAll": True,
+            "metadata": {"hello": "world", "ApiVersion": "1.0", "ApiType": "Azure"},
+            "target": "dummy",
+            "credentials": KEY,
+        },
+    ),
+    (
+        # Sent with "ApiVersion": null and "ResourceId": null, kept as null: keys the spec cannot set.
+        "null-metadata-values-kept",
+        AOAI,
+        4,
+        {
+            "authType": "AAD",
+            "category": "AzureOpenAI",
+            "isSharedToAll": True,
+            "metadata": {"hello": "world", "ApiType": "Azure"},
+            "target": "dummy",
+        },
+    ),
+    (
+        # value/valueFormat accepted, never returned; isSharedToAll and metadata defaulted by the service.
+        "write-only-value",
+        "azure-service-operator-Test_MachineLearning_Workspaces_20240401_CRUD.json",
+        1,
+        {
+            "authType": "None",
+            "category": "ContainerRegistry",
+            "target": "www.microsoft.com",
+            "value": '{"foo":"bar", "baz":"bee"}',
+            "valueFormat": "JSON",
+        },
+    ),
+    (
+        # No target sent: the service answers target null; category OpenAi is returned as OpenAI.
+        "no-target-canonical-category",
+        "azure-sdk-assets-test_non_azure_open_ai_crud.json",
+        0,
+        {
+            "authType": "ApiKey",
+            "category": "OpenAI",
+            "isSharedToAll": True,
+            "metadata": {},
+            "credentials": KEY,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "index", "spec"), [r[1:] for r in RECORDED_SAME], ids=[r[0] for r in RECORDED_SAME]
+)
+def test_no_difference_for_a_real_response_to_the_spec_that_was_put(
+    file: str, index: int, spec: dict[str, Any]
+) -> None:
+    assert differences(desired_for(**spec), recorded_properties(file, index)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        ({"target": "elsewhere"}, ["target"]),
+        ({"metadata": {"hello": "world", "ApiVersion": "2.0"}}, ["metadata"]),
+        ({"metadata": {"DeploymentApiVersion": "2024-10-21"}}, ["metadata"]),
+        ({"isSharedToAll": False}, ["isSharedToAll"]),
+        ({"category": "OpenAI"}, ["category"]),
+    ],
+    ids=["target", "metadata-value", "metadata-service-key-other-value", "isSharedToAll", "category"],
+)
+def test_a_real_response_still_shows_what_the_spec_changed(change: dict[str, Any], names: list[str]) -> None:
+    spec = {**RECORDED_SAME[0][3], **change}
+    assert differences(desired_for(**spec), recorded_properties(AOAI, 0)) == names
+
+
+@pytest.mark.parametrize("api_version", ["2025-12-01", "2026-05-01"])
+def test_the_defaults_the_service_reports_are_compared_once_the_spec_sets_them(api_version: str) -> None:
+    props = recorded_properties(AOAI, 0)
+    assert (props["peRequirement"], props["useWorkspaceManagedIdentity"]) == ("NotRequired", False)
+    base = {k: v for k, v in RECORDED_SAME[0][3].items()}
+    assert differences(desired_for(api_version, **base), props) == []
+    assert differences(desired_for(api_version, **base, peRequirement="NotRequired"), props) == []
+    assert differences(desired_for(api_version, **base, peRequirement="Required"), props) == ["peRequirement"]
+    assert differences(desired_for(api_version, **base, useWorkspaceManagedIdentity=True), props) == [
+        "useWorkspaceManagedIdentity"
+    ]
+
+
+def test_the_deep_check_finds_the_recorded_key_unchanged() -> None:
+    listed = recorded_properties(AOAI, 1)
+    assert credential_differences({"key": "dGhpcyBpcyBmYWtlIGtleQ=="}, listed["credentials"]) == []
+    assert credential_differences({"key": "another"}, listed["credentials"]) == ["key"]
 
 
 CREDENTIALS: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str]]] = [

@@ -24,6 +24,9 @@ from wsconn.api.spec import (
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 WORKSPACE: dict[str, Any] = {"subscriptionId": SUBSCRIPTION, "resourceGroup": "rg-ml", "name": "ws-prod"}
 OPERATOR_DEFAULT = "2025-06-01"
+ALL_VERSIONS = ("2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05-01")
+WITH_VALUE = ALL_VERSIONS[:3]
+WITH_PE_REQUIREMENT = ALL_VERSIONS[3:]
 NAME = "team-openai"
 DROP = object()  # marks a key to remove from the base spec
 
@@ -138,8 +141,8 @@ def test_the_valid_table_covers_all_twelve_auth_types() -> None:
 
 @pytest.mark.parametrize(
     ("api_version", "expected_api_version"),
-    [("2024-04-01", "2024-04-01"), ("2025-06-01", "2025-06-01"), (None, OPERATOR_DEFAULT)],
-    ids=["2024-04-01", "2025-06-01", "operator-default"],
+    [*((v, v) for v in ALL_VERSIONS), (None, OPERATOR_DEFAULT)],
+    ids=[*ALL_VERSIONS, "operator-default"],
 )
 @pytest.mark.parametrize("auth_type", list(VALID_PER_AUTH_TYPE))
 def test_accepts_a_valid_spec_for_every_auth_type_and_api_version(
@@ -211,7 +214,7 @@ def test_defaults_fill_what_the_spec_leaves_out() -> None:
     ) == (None, None, None, None, None, None, None, None)
 
 
-@pytest.mark.parametrize("default", ["2024-04-01", "2025-06-01"])
+@pytest.mark.parametrize("default", ALL_VERSIONS)
 def test_api_version_defaults_to_the_operator_setting(default: str) -> None:
     assert parse(spec(), default=default).api_version == default
 
@@ -222,6 +225,11 @@ def test_explicit_api_version_wins_over_the_operator_default() -> None:
 
 def test_connection_name_wins_over_metadata_name() -> None:
     assert parse(spec(connectionName="explicit-name"), name="meta-name").connection_name == "explicit-name"
+
+
+@pytest.mark.parametrize("name", ["abc", "e2etest-wps-conn-test-513561481161", "a" * 64])
+def test_metadata_name_of_3_to_64_characters_is_the_default_connection_name(name: str) -> None:
+    assert parse(spec(), name=name).connection_name == name
 
 
 def test_connection_name_makes_an_invalid_metadata_name_acceptable() -> None:
@@ -258,9 +266,74 @@ def test_categories_new_in_2025_are_refused_on_2024(
 @pytest.mark.parametrize(
     "category", ["AzureOpenAI", "ADLSGen2", "CustomKeys", "Git", "OpenAI", "Serverless", "ApiKey"]
 )
-@pytest.mark.parametrize("api_version", ["2024-04-01", "2025-06-01"])
-def test_categories_of_both_versions_are_accepted(category: str, api_version: str) -> None:
+@pytest.mark.parametrize("api_version", ALL_VERSIONS)
+def test_categories_of_every_version_are_accepted(category: str, api_version: str) -> None:
     assert parse(spec(category=category, azureApiVersion=api_version)).category == category
+
+
+@pytest.mark.parametrize("category", ["AzureKeyVault", "ModelGateway", "RemoteA2A"])
+@pytest.mark.parametrize("api_version", ALL_VERSIONS)
+def test_categories_new_in_2025_12_are_accepted_from_2025_12_01_only(category: str, api_version: str) -> None:
+    raw = spec(category=category, azureApiVersion=api_version)
+    if api_version in WITH_PE_REQUIREMENT:
+        assert parse(raw).category == category
+    else:
+        assert error_paths(raw) == ["category"]
+
+
+# (spec field, a valid value, the parsed attribute, the api-versions that have it: NEWER-VERSIONS.md §3)
+VERSIONED: list[tuple[str, Any, str, tuple[str, ...]]] = [
+    ("value", '{"legacy": true}', "value", WITH_VALUE),
+    ("valueFormat", "JSON", "value_format", WITH_VALUE),
+    ("peRequirement", "NotApplicable", "pe_requirement", WITH_PE_REQUIREMENT),
+    ("useWorkspaceManagedIdentity", True, "use_workspace_managed_identity", WITH_PE_REQUIREMENT),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "attribute", "api_version"),
+    [(f, v, a, version) for f, v, a, versions in VERSIONED for version in versions],
+    ids=[f"{f}@{version}" for f, _, _, versions in VERSIONED for version in versions],
+)
+def test_a_versioned_field_is_accepted_on_the_versions_that_have_it(
+    field: str, value: Any, attribute: str, api_version: str
+) -> None:
+    assert getattr(parse(spec(**{field: value}, azureApiVersion=api_version)), attribute) == value
+    assert getattr(parse(spec(**{field: value}), default=api_version), attribute) == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "api_version"),
+    [
+        (f, v, version)
+        for f, v, _, versions in VERSIONED
+        for version in ALL_VERSIONS
+        if version not in versions
+    ],
+    ids=[
+        f"{f}@{version}"
+        for f, _, _, versions in VERSIONED
+        for version in ALL_VERSIONS
+        if version not in versions
+    ],
+)
+def test_a_versioned_field_is_refused_naming_the_field_and_the_version(
+    field: str, value: Any, api_version: str
+) -> None:
+    for raw, default, which in (
+        (spec(**{field: value}, azureApiVersion=api_version), OPERATOR_DEFAULT, api_version),
+        (spec(**{field: value}), api_version, f"{api_version} (the operator's default)"),
+    ):
+        with pytest.raises(InvalidSpecError) as caught:
+            parse(raw, default=default)
+        (error,) = caught.value.errors
+        assert error.path == field
+        assert f"{field} is not available in azureApiVersion {which}" in error.message
+
+
+def test_versioned_fields_default_to_unset() -> None:
+    parsed = parse(spec(), default="2026-05-01")
+    assert (parsed.pe_requirement, parsed.use_workspace_managed_identity) == (None, None)
 
 
 SECRET = "SECRET-literal-canary-7f3a"
@@ -354,6 +427,7 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ("category-unknown", spec(category="Bogus"), ["category"]),
     ("category-sdk-casing", spec(category="AzureOpenAi"), ["category"]),
     ("api-version-unsupported", spec(azureApiVersion="2023-10-01"), ["azureApiVersion"]),
+    ("api-version-preview", spec(azureApiVersion="2024-04-01-preview"), ["azureApiVersion"]),
     # credentials that do not fit the authType
     ("extra-field", spec(credentials={"key": ref("s", "k"), "pat": ref("s", "p")}), ["credentials.pat"]),
     (
@@ -476,7 +550,7 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
         (f"connectionName-{label}", spec(connectionName=name), ["connectionName"])
         for label, name in [
             ("too-short", "ab"),
-            ("too-long", "a" * 34),
+            ("too-long", "a" * 65),
             ("leading-dash", "-abc"),
             ("leading-underscore", "_abc"),
             ("dot", "abc.def"),
@@ -563,6 +637,21 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ("deletionPolicy-unknown", spec(deletionPolicy="Retain"), ["deletionPolicy"]),
     ("deletionPolicy-wrong-case", spec(deletionPolicy="delete"), ["deletionPolicy"]),
     ("valueFormat-unknown", spec(valueFormat="XML"), ["valueFormat"]),
+    (
+        "peRequirement-unknown",
+        spec(peRequirement="Optional", azureApiVersion="2026-05-01"),
+        ["peRequirement"],
+    ),
+    (
+        "peRequirement-wrong-case",
+        spec(peRequirement="required", azureApiVersion="2026-05-01"),
+        ["peRequirement"],
+    ),
+    (
+        "useWorkspaceManagedIdentity-string",
+        spec(useWorkspaceManagedIdentity="true", azureApiVersion="2026-05-01"),
+        ["useWorkspaceManagedIdentity"],
+    ),
     ("target-too-long", spec(target="t" * 2049), ["target"]),
     ("target-not-string", spec(target=["https://a"]), ["target"]),
 ]
@@ -589,7 +678,7 @@ def test_a_present_but_wrongly_typed_object_gets_one_error_not_also_required(
     assert [(e.path, "Required value" in e.message) for e in caught.value.errors] == [(path, False)]
 
 
-@pytest.mark.parametrize("name", ["team.openai", "ab", "a" * 34, "-team", "team-openai\n"])
+@pytest.mark.parametrize("name", ["team.openai", "ab", "a" * 65, "-team", "team-openai\n"])
 def test_metadata_name_must_be_a_connection_name_when_connection_name_is_unset(name: str) -> None:
     assert error_paths(spec(), name=name) == ["connectionName"]
 
@@ -598,6 +687,14 @@ ACCEPTED: list[tuple[str, dict[str, Any], str, Any]] = [
     # (id, raw, attribute, expected value)
     ("connectionName-3-chars", spec(connectionName="abc"), "connection_name", "abc"),
     ("connectionName-33-chars", spec(connectionName="a" * 33), "connection_name", "a" * 33),
+    # 34 characters: accepted by the real service (tests/fixtures/recordings, e2etest_wps_conn_test_513561481161)
+    (
+        "connectionName-recorded-34-chars",
+        spec(connectionName="e2etest_wps_conn_test_513561481161"),
+        "connection_name",
+        "e2etest_wps_conn_test_513561481161",
+    ),
+    ("connectionName-64-chars", spec(connectionName="a" * 64), "connection_name", "a" * 64),
     ("connectionName-mixed", spec(connectionName="A1_b-C"), "connection_name", "A1_b-C"),
     (
         "subscriptionId-upper-hex",

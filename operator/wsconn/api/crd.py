@@ -8,7 +8,9 @@ What the API server refuses, at `kubectl apply` time:
   for names, `format: date-time` for expiryTime, string-only metadata, size bounds;
 - per credential field: exactly one of secretKeyRef or value; no literal value for a secret field; the field
   must belong to the authType; each authType's required fields present;
-- a category that the chosen azureApiVersion does not have;
+- a category that the chosen azureApiVersion does not have, and a field it does not have (value and
+  valueFormat up to 2025-09-01, peRequirement and useWorkspaceManagedIdentity from 2025-12-01); an unset
+  azureApiVersion is judged as the built-in default (the operator's own check uses its configured default);
 - a changed connection name (effective: spec.connectionName, else metadata.name) or workspace.
 """
 
@@ -25,8 +27,11 @@ from wsconn.api.authtypes import (
     is_secret_field,
 )
 from wsconn.api.spec import (
+    ARM_PROPERTIES,
+    CONNECTION_NAME_PATTERN,
     DELETION_POLICIES,
     LIMITS,
+    PE_REQUIREMENTS,
     SECRET_KEY_PATTERN,
     SECRET_NAME_PATTERN,
     SUBSCRIPTION_ID_PATTERN,
@@ -156,21 +161,58 @@ def _credential_rules() -> list[Schema]:
     return rules
 
 
+# The api-version a spec is sent with, as far as the API server can tell: an unset azureApiVersion is the
+# operator's built-in default (an operator configured with another default re-checks with that one).
+_EFFECTIVE_VERSION: Final = (
+    f"(has(self.azureApiVersion) ? self.azureApiVersion : '{contract.DEFAULT_API_VERSION}')"
+)
+
+
 def _category_rules() -> list[Schema]:
-    rules: list[Schema] = []
+    """One rule per set of categories missing from some api-versions (versions that lack the same set share)."""
     every = contract.all_categories()
+    lacking: dict[tuple[str, ...], list[str]] = {}
     for version in contract.API_VERSIONS:
         missing = tuple(c for c in every if c not in contract.categories(version))
         if missing:
-            rules.append(
-                _rule(
-                    f"!has(self.category) || !has(self.azureApiVersion) || self.azureApiVersion != '{version}'"
-                    f" || !(self.category in {_cel_list(missing)})",
-                    f"category {', '.join(missing)} is not available in azureApiVersion {version}",
-                    field_path=".category",
-                    reason="FieldValueInvalid",
-                )
-            )
+            lacking.setdefault(missing, []).append(version)
+    return [
+        {
+            **_rule(
+                f"!has(self.category) || !({_EFFECTIVE_VERSION} in {_cel_list(tuple(versions))})"
+                f" || !(self.category in {_cel_list(missing)})",
+                f"category {', '.join(missing)} is not available in azureApiVersion {', '.join(versions)}",
+                field_path=".category",
+                reason="FieldValueInvalid",
+            ),
+            "messageExpression": f"'category ' + self.category + ' is not available in azureApiVersion ' + "
+            f"{_EFFECTIVE_VERSION}",
+        }
+        for missing, versions in lacking.items()
+    ]
+
+
+def _versioned_field_rules() -> list[Schema]:
+    """One rule per field that only some api-versions have, naming the field and the version."""
+    rules: list[Schema] = []
+    for name in ARM_PROPERTIES:
+        having = contract.versions_with(name)
+        lacking = tuple(v for v in contract.API_VERSIONS if v not in having)
+        if not lacking:
+            continue
+        rules.append(
+            {
+                **_rule(
+                    f"!has(self.{name}) || !({_EFFECTIVE_VERSION} in {_cel_list(lacking)})",
+                    f"{name} is not available in azureApiVersion {', '.join(lacking)}; "
+                    f"set azureApiVersion to one of {', '.join(having)}",
+                    field_path=f".{name}",
+                    reason="FieldValueForbidden",
+                ),
+                "messageExpression": f"'{name} is not available in azureApiVersion ' + {_EFFECTIVE_VERSION}"
+                + f" + '; set azureApiVersion to one of {', '.join(having)}'",
+            }
+        )
     return rules
 
 
@@ -201,8 +243,8 @@ def spec_schema() -> Schema:
                 "x-kubernetes-validations": [_rule("self == oldSelf", "workspace is immutable")],
             },
             "connectionName": _string(
-                "Name of the connection in Azure; defaults to metadata.name. Immutable.",
-                pattern=contract.name_pattern(),
+                "Name of the connection in Azure (3-64 characters); defaults to metadata.name. Immutable.",
+                pattern=CONNECTION_NAME_PATTERN,
             ),
             "azureApiVersion": _string(
                 "ARM api-version to use; the operator's default when unset.", enum=list(contract.API_VERSIONS)
@@ -229,16 +271,38 @@ def spec_schema() -> Schema:
                 "items": {"type": "string", "maxLength": LIMITS.shared_user},
             },
             "expiryTime": _string("When the credentials expire (RFC 3339).", format="date-time"),
-            "value": _string("Legacy ARM value field, passed through.", maxLength=LIMITS.value),
-            "valueFormat": _string("Format of value.", enum=list(VALUE_FORMATS)),
+            "peRequirement": _string(
+                f"Private endpoint requirement ({_versions('peRequirement')}).", enum=list(PE_REQUIREMENTS)
+            ),
+            "useWorkspaceManagedIdentity": {
+                "type": "boolean",
+                "description": "Use the workspace's managed identity "
+                f"({_versions('useWorkspaceManagedIdentity')}).",
+            },
+            "value": _string(
+                f"Legacy ARM value field, write-only ({_versions('value')}).", maxLength=LIMITS.value
+            ),
+            "valueFormat": _string(
+                f"Format of value, write-only ({_versions('valueFormat')}).", enum=list(VALUE_FORMATS)
+            ),
             "deletionPolicy": _string(
                 "Delete: delete the connection in Azure with the resource. Orphan: leave it.",
                 enum=list(DELETION_POLICIES),
                 default="Delete",
             ),
         },
-        "x-kubernetes-validations": _credential_rules() + _category_rules(),
+        "x-kubernetes-validations": _credential_rules() + _category_rules() + _versioned_field_rules(),
     }
+
+
+def _versions(name: str) -> str:
+    """Which api-versions have a field, for its description."""
+    having = contract.versions_with(name)
+    if having[-1] == contract.API_VERSIONS[-1]:
+        return f"azureApiVersion {having[0]} and later"
+    if having[0] == contract.API_VERSIONS[0]:
+        return f"azureApiVersion {having[-1]} and earlier"
+    return f"azureApiVersion {', '.join(having)}"
 
 
 def status_schema() -> Schema:
@@ -294,7 +358,7 @@ def _condition_column(name: str, path: str) -> Schema:
 
 def build_crd() -> Schema:
     """The whole CustomResourceDefinition as a dict."""
-    name_rule = contract.name_pattern()
+    name_rule = CONNECTION_NAME_PATTERN
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

@@ -20,7 +20,28 @@ from wsconn.api.authtypes import AUTH_TYPES, CUSTOM_KEYS_FIELD, auth_types_takin
 RawSpec = Mapping[str, Any]
 DeletionPolicy = Literal["Delete", "Orphan"]
 DELETION_POLICIES: Final = ("Delete", "Orphan")
-VALUE_FORMATS: Final = ("JSON",)
+VALUE_FORMATS: Final = contract.property_enum("valueFormat")
+PE_REQUIREMENTS: Final = contract.property_enum("peRequirement")
+# The spec fields that are ARM properties of the same name, in body order. Those that only some api-versions
+# have (value and valueFormat up to 2025-09-01, peRequirement and useWorkspaceManagedIdentity from 2025-12-01)
+# are refused on the others: by the CRD at apply time and by the parser.
+ARM_PROPERTIES: Final = (
+    "category",
+    "target",
+    "metadata",
+    "isSharedToAll",
+    "sharedUserList",
+    "expiryTime",
+    "peRequirement",
+    "useWorkspaceManagedIdentity",
+    "value",
+    "valueFormat",
+)
+# The contract says ^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$ (3-33 characters), but the service does not enforce the
+# bound: it accepted the 34-character `e2etest_wps_conn_test_513561481161` (tests/fixtures/recordings/
+# azure-sdk-assets-test_alds_gen_2_crud.json and four more files). The operator keeps the character class and
+# allows 3-64 characters; a name ARM refuses ends Stalled with ARM's own code and message.
+CONNECTION_NAME_PATTERN: Final = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,63}$"
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,8 @@ class ConnectionSpec:
     is_shared_to_all: bool | None = None
     shared_user_list: tuple[str, ...] | None = None
     expiry_time: str | None = None
+    pe_requirement: str | None = None
+    use_workspace_managed_identity: bool | None = None
     value: str | None = None
     value_format: str | None = None
     deletion_policy: DeletionPolicy = "Delete"
@@ -180,30 +203,22 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
     if not isinstance(raw, Mapping):
         raise InvalidSpecError([FieldError("", "spec must be an object")])
     workspace = _workspace(r, raw)
-    connection_name = r.string(raw, "connectionName", "connectionName", pattern=contract.name_pattern())
-    if connection_name is None and not re.fullmatch(contract.name_pattern(), metadata_name):
+    connection_name = r.string(raw, "connectionName", "connectionName", pattern=CONNECTION_NAME_PATTERN)
+    if connection_name is None and not re.fullmatch(CONNECTION_NAME_PATTERN, metadata_name):
         r.fail(
             "connectionName",
             f"Required value: metadata.name {_quote(metadata_name)} is not a valid connection name "
-            f"({contract.name_pattern()}); set spec.connectionName",
+            f"({CONNECTION_NAME_PATTERN}); set spec.connectionName",
         )
-    api_version = (
-        r.string(raw, "azureApiVersion", "azureApiVersion", choices=contract.API_VERSIONS)
-        or default_api_version
-    )
+    pinned = r.string(raw, "azureApiVersion", "azureApiVersion", choices=contract.API_VERSIONS)
+    api_version = pinned or default_api_version
     auth_type = r.string(raw, "authType", "authType", required=True, choices=contract.auth_types())
     category = r.string(raw, "category", "category", choices=contract.all_categories())
-    if (
-        category in contract.all_categories()
-        and api_version in contract.API_VERSIONS
-        and category not in contract.categories(api_version)
-    ):
-        r.fail("category", f"category {category} is not available in azureApiVersion {api_version}")
+    if api_version in contract.API_VERSIONS:
+        _check_version(r, raw, category, api_version, pinned=pinned is not None)
     credentials, custom_keys = _credentials(r, raw, auth_type)
     metadata = _metadata(r, raw)
-    shared = raw.get("isSharedToAll")
-    if shared is not None and not isinstance(shared, bool):
-        r.fail("isSharedToAll", f"must be a boolean, not {_type_name(shared)}")
+    shared = _boolean(r, raw, "isSharedToAll")
     expiry = r.string(raw, "expiryTime", "expiryTime", pattern=DATE_TIME_PATTERN)
     if expiry is not None and re.fullmatch(DATE_TIME_PATTERN, expiry) and not is_date_time(expiry):
         r.fail("expiryTime", f"{_quote(expiry)} is not a valid date-time")
@@ -218,9 +233,11 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
         credentials=credentials,
         custom_keys_secret=custom_keys,
         metadata=metadata,
-        is_shared_to_all=shared if isinstance(shared, bool) else None,
+        is_shared_to_all=shared,
         shared_user_list=_shared_users(r, raw),
         expiry_time=expiry,
+        pe_requirement=r.string(raw, "peRequirement", "peRequirement", choices=PE_REQUIREMENTS),
+        use_workspace_managed_identity=_boolean(r, raw, "useWorkspaceManagedIdentity"),
         value=r.string(raw, "value", "value", max_length=LIMITS.value),
         value_format=r.string(raw, "valueFormat", "valueFormat", choices=VALUE_FORMATS),
         deletion_policy="Orphan" if policy == "Orphan" else "Delete",
@@ -228,6 +245,28 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
     if r.errors:
         raise InvalidSpecError(r.errors)
     return spec
+
+
+def _check_version(r: _Reader, raw: RawSpec, category: str | None, api_version: str, *, pinned: bool) -> None:
+    """Refuse what the spec uses that `api_version` does not have (a category, a version-dependent field)."""
+    which = api_version if pinned else f"{api_version} (the operator's default)"
+    if category in contract.all_categories() and category not in contract.categories(api_version):
+        r.fail("category", f"category {category} is not available in azureApiVersion {which}")
+    for name in ARM_PROPERTIES:
+        if raw.get(name) is not None and api_version not in contract.versions_with(name):
+            r.fail(
+                name,
+                f"Forbidden: {name} is not available in azureApiVersion {which}; "
+                f"set azureApiVersion to one of {', '.join(contract.versions_with(name))}",
+            )
+
+
+def _boolean(r: _Reader, raw: RawSpec, key: str) -> bool | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, bool):
+        r.fail(key, f"must be a boolean, not {_type_name(value)}")
+        return None
+    return value
 
 
 def _workspace(r: _Reader, raw: RawSpec) -> WorkspaceRef:

@@ -3,7 +3,8 @@
 One builder serves every authType, driven by the authType table: field names in the spec are ARM's names,
 AccountKey is sent as `{key}` (the current contract, CONNECTIONS.md §5), categories keep the spec's canonical
 casing, and the read-only `group` and `createdByWorkspaceArmId` are never sent. Optional fields are sent only
-when set, so the body says exactly what the manifest says.
+when set, so the body says exactly what the manifest says; the parser has already refused a field the spec's
+api-version does not have, so the same builder serves every api-version.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def build_body(
         "isSharedToAll": spec.is_shared_to_all,
         "sharedUserList": list(spec.shared_user_list) if spec.shared_user_list is not None else None,
         "expiryTime": spec.expiry_time,
+        "peRequirement": spec.pe_requirement,
+        "useWorkspaceManagedIdentity": spec.use_workspace_managed_identity,
         "value": spec.value,
         "valueFormat": spec.value_format,
     }

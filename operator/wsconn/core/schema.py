@@ -1,11 +1,20 @@
 """Request-body validation against the pinned ARM contract, before anything is sent.
 
-The swagger subset is turned into plain JSON Schema per (api-version, authType): `$ref`s are inlined, the
-`authType` discriminator selects the subtype (jsonschema has no discriminator), read-only properties are
-dropped from what a request may carry, and `additionalProperties: false` is kept exactly where the contract
-sets it. The contract's string formats (date-time, uuid, url, arm-id) are checked too, so ARM never sees a
-body it would refuse. Error messages name the JSON path and the rule, never the offending value: the value
-may be a secret.
+The contract of each api-version is turned into plain JSON Schema per (api-version, authType), from the file
+the operator follows for that version (`contract.source`):
+- swagger subsets (2024-04-01, 2025-06-01): `$ref`s are inlined, the `authType` discriminator selects the
+  subtype (jsonschema has no discriminator), read-only properties are refused in a request, and
+  `additionalProperties: false` is kept exactly where the contract sets it. The contract's string formats
+  (date-time, uuid, url, arm-id) are checked too.
+- bicep-types subsets (2025-09-01 and later): the discriminated `WorkspaceConnectionPropertiesV2` type's base
+  properties plus the authType's element; read-only flags are refused, required flags required, string
+  unions become enums (their plain-string member, bicep's mark of an extensible enum, is left out as swagger's
+  `modelAsString` is), patterns and lengths are kept. bicep-types carry no string formats and never close an
+  object, so neither is checked on these versions (the parser still checks expiryTime's date-time).
+On every version the server-owned properties (`contract.SERVER_OWNED`) are refused, and so is a property
+that another supported api-version defines but this one does not (`value` on 2025-12-01).
+Either way ARM never sees a body it would refuse for a reason the contract states. Error messages name the
+JSON path and the rule, never the offending value: the value may be a secret.
 """
 
 from __future__ import annotations
@@ -64,6 +73,9 @@ class BodyInvalidError(ValueError):
         )
 
 
+_READ_ONLY: Schema = {"not": {}, "description": "read-only; must not be sent"}
+
+
 def _resolve(node: Any, definitions: Schema) -> Any:
     if isinstance(node, list):
         return [_resolve(item, definitions) for item in node]
@@ -82,10 +94,7 @@ def _resolve(node: Any, definitions: Schema) -> Any:
 
 def _request_properties(schema: Schema) -> Schema:
     """Forbid read-only properties (a request never carries them) and drop swagger-only keys."""
-    props = {
-        k: ({"not": {}, "description": "read-only"} if v.get("readOnly") else v)
-        for k, v in schema.get("properties", {}).items()
-    }
+    props = {k: (_READ_ONLY if v.get("readOnly") else v) for k, v in schema.get("properties", {}).items()}
     out = {k: v for k, v in schema.items() if k not in {"properties", "allOf", "description"}}
     out["properties"] = props
     return out
@@ -94,6 +103,30 @@ def _request_properties(schema: Schema) -> Schema:
 @cache
 def request_schema(api_version: str, auth_type: str) -> Schema:
     """JSON Schema of a PUT body for `auth_type` on `api_version`."""
+    properties = (
+        _swagger_properties(api_version, auth_type)
+        if contract.source(api_version) == "swagger"
+        else _bicep_properties(api_version, auth_type)
+    )
+    for name in contract.SERVER_OWNED:
+        if properties["properties"].get(name) is not _READ_ONLY:
+            properties["properties"][name] = {"not": {}, "description": "server-owned; must not be sent"}
+    # A property another supported api-version defines but this one does not (value on 2025-12-01,
+    # peRequirement on 2025-06-01) is known not to belong here, even where the contract leaves objects open.
+    for other in contract.API_VERSIONS:
+        for name in contract.version(other).writable():
+            properties["properties"].setdefault(
+                name, {"not": {}, "description": f"not in api-version {api_version}; must not be sent"}
+            )
+    return {
+        "type": "object",
+        "required": ["properties"],
+        "properties": {"properties": properties},
+        "additionalProperties": False,
+    }
+
+
+def _swagger_properties(api_version: str, auth_type: str) -> Schema:
     definitions = contract.swagger(api_version)["definitions"]
     subtype_name = next(
         (
@@ -113,12 +146,55 @@ def request_schema(api_version: str, auth_type: str) -> Schema:
     properties["properties"]["authType"] = {"const": auth_type}
     if "additionalProperties" in subtype:
         properties["additionalProperties"] = subtype["additionalProperties"]
-    return {
-        "type": "object",
-        "required": ["properties"],
-        "properties": {"properties": properties},
-        "additionalProperties": False,
-    }
+    return properties
+
+
+def _bicep_properties(api_version: str, auth_type: str) -> Schema:
+    types = contract.bicep_types(api_version)
+    discriminated = contract.bicep_properties_type(types)
+    element = discriminated["elements"].get(auth_type)
+    if element is None:
+        raise KeyError(f"authType {auth_type!r} has no subtype in api-version {api_version}")
+    merged = {**discriminated["baseProperties"], **contract.bicep_ref(types, element)["properties"]}
+    schema = _bicep_object(types, {"$type": "ObjectType", "properties": merged})
+    schema["properties"]["authType"] = {"const": auth_type}
+    return schema
+
+
+def _bicep_object(types: tuple[Schema, ...], node: Schema) -> Schema:
+    properties: Schema = {}
+    required: list[str] = []
+    for name, prop in node.get("properties", {}).items():
+        if prop["flags"] & contract.BICEP_READ_ONLY:
+            properties[name] = _READ_ONLY
+            continue
+        properties[name] = _bicep_schema(types, contract.bicep_ref(types, prop["type"]))
+        if prop["flags"] & contract.BICEP_REQUIRED:
+            required.append(name)
+    out: Schema = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    if "additionalProperties" in node:
+        out["additionalProperties"] = _bicep_schema(
+            types, contract.bicep_ref(types, node["additionalProperties"])
+        )
+    return out
+
+
+def _bicep_schema(types: tuple[Schema, ...], node: Schema) -> Schema:
+    kind = node["$type"]
+    if kind == "ObjectType":
+        return _bicep_object(types, node)
+    if kind in {"StringLiteralType", "UnionType"}:
+        return {"type": "string", "enum": list(contract.bicep_string_values(types, node))}
+    if kind == "StringType":
+        bounds: Schema = {k: node[k] for k in ("pattern", "minLength", "maxLength") if k in node}
+        return {"type": "string", **bounds}
+    if kind == "BooleanType":
+        return {"type": "boolean"}
+    if kind == "ArrayType":
+        return {"type": "array", "items": _bicep_schema(types, contract.bicep_ref(types, node["itemType"]))}
+    raise ValueError(f"bicep type {kind} is not used by workspace connections")
 
 
 def validate_body(body: Schema, api_version: str) -> None:
@@ -157,7 +233,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         missing = [r for r in expected if r not in instance]
         return f"{path}: missing {', '.join(missing)}"
     if rule == "not":
-        return f"{path}: read-only; must not be sent"
+        return f"{path}: {schema.get('description', 'must not be sent')}"
     if rule in {"type", "format", "const"}:
         return f"{path}: must be {rule} {expected}"
     return f"{path}: fails {rule}"

@@ -25,7 +25,7 @@ from wsconn.core import classify, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, Resolved, resolve
-from wsconn.core.fingerprint import fingerprint
+from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import Action, Applied, after_check, contradictions, drift_due, plan
 from wsconn.core.schema import BodyInvalidError, validate_body
@@ -121,12 +121,28 @@ class ApplyPass:
         except BodyInvalidError as exc:
             message = f"the ARM request body would be invalid: {exc.in_spec_terms()}"
             return p.finish(Outcome("stalled", reasons.INVALID_SPEC, message))
+        public = public_body(spec)
         desired = fingerprint(
             resource_id=resource_id,
             api_version=spec.api_version,
-            public_body=public_body(spec),
+            public_body=public,
             secret_versions=resolved.versions,
         )
+        applied_version = p.start.azure_api_version
+        if carried_over(
+            p.status.applied_fingerprint,
+            desired=desired,
+            resource_id=resource_id,
+            public_body=public,
+            secret_versions=resolved.versions,
+            applied_api_version=applied_version,
+        ):
+            self._log.info(
+                "same body as applied with api-version %s: now %s, nothing to write",
+                applied_version,
+                spec.api_version,
+            )
+            p.status = p.status.replace(applied_fingerprint=desired)
         return Prepared(spec, resolved, resource_id, body, desired)
 
     async def _noop(self, prepared: Prepared) -> Result:

@@ -182,6 +182,7 @@ class Arm:
             body_fault = decision.body if 200 <= status < 300 and payload is not None else None
             if body_fault is not None:
                 call.fault = body_fault.kind
+                self.faults.injected[body_fault.kind] += 1
             self.log.add(call.log_entry(status, int(extra.get("Retry-After", 0))))
         if call.fault == "drop":
             if request.transport is not None:

@@ -223,6 +223,5 @@ class Faults:
             self.injected[str(status)] += 1
             return {"status": status, "retry_after": rule.retry_after if status in (429, 503) else 0}
         if rule.body is not None:
-            self.injected[rule.body.kind] += 1
-            return {"body": rule.body}
+            return {"body": rule.body}  # counted by the handler, which applies it only to a 2xx answer
         return None

@@ -1,0 +1,191 @@
+"""`wsconn plan`: what applying the manifests would change in Azure, read-only.
+
+For each WorkspaceConnection: resolve the Azure identity the operator would use, GET the connection with it,
+and compare with the operator's own functions (`bodies.desired_properties`, `drift.differences`): `create`
+(it does not exist), `update` (the fields that differ; names, never values), `no change`, `conflict` (another
+resource in the input names the same connection: the first one owns it, as DESIGN §2 has it), or
+`cannot tell` with the reason (an invalid manifest, an identity or ARM failure, classified by the operator's
+classifier). Credentials are not compared: ARM never returns them. Nothing is written anywhere.
+
+Identity resolution is one seam (`IdentityResolver`): today every resource resolves to the operator's own
+identity (DefaultAzureCredential from the environment, DESIGN §4); per-resource and per-namespace Secrets and
+the operator's allowlist (DESIGN §2, issue 13) plug in there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+from wsconn.api.spec import ConnectionSpec, parse_spec
+from wsconn.arm.client import ArmClient
+from wsconn.arm.errors import ArmFailure
+from wsconn.core import classify
+from wsconn.core.bodies import desired_properties
+from wsconn.core.drift import differences
+from wsconn.core.ids import connection_id
+from wsconn.settings import Settings
+from wsconn.tools.azure import arm_client
+from wsconn.tools.manifests import Document, ReadError
+from wsconn.tools.validate import validate
+
+Verdict = Literal["create", "update", "no change", "conflict", "cannot tell"]
+CHANGES = frozenset({"create", "update"})
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The Azure identity a resource would be written with (DESIGN §2 `status.azureIdentity`)."""
+
+    source: Literal["Resource", "Namespace", "Operator"]
+    tenant_id: str
+    client_id: str
+    settings: Settings = field(compare=False, repr=False)
+
+    def describe(self) -> str:
+        """For the report: where the identity comes from and which client it is (never a secret)."""
+        return f"{self.source} (client {self.client_id or 'from the environment'})"
+
+
+class IdentityResolver(Protocol):
+    """Which identity the operator would use for a resource."""
+
+    def __call__(self, doc: Document, spec: ConnectionSpec) -> Identity: ...
+
+
+def operator_identity(settings: Settings) -> IdentityResolver:
+    """Every resource on the operator's own identity (DefaultAzureCredential from the environment)."""
+    identity = Identity(
+        "Operator", os.environ.get("AZURE_TENANT_ID", ""), os.environ.get("AZURE_CLIENT_ID", ""), settings
+    )
+    return lambda doc, spec: identity
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The plan for one resource."""
+
+    source: str
+    document: int
+    resource: str
+    verdict: Verdict
+    detail: str = ""
+    fields: tuple[str, ...] = ()
+    identity: str = ""
+    connection_id: str = ""
+
+    def line(self) -> str:
+        """`file:index: resource: verdict (detail)`."""
+        detail = f": {self.detail}" if self.detail else ""
+        who = f" [identity: {self.identity}]" if self.identity else ""
+        return f"{self.source}:{self.document}: {self.resource}: {self.verdict}{detail}{who}"
+
+
+@dataclass(frozen=True)
+class _Target:
+    doc: Document
+    spec: ConnectionSpec
+    identity: Identity
+
+
+async def plan(
+    documents: Sequence[Document],
+    read_errors: Sequence[ReadError],
+    *,
+    default_api_version: str,
+    resolve: IdentityResolver,
+    client: Callable[[Settings], Any] = arm_client,
+) -> list[Entry]:
+    """The plan for every WorkspaceConnection among `documents`."""
+    entries = [Entry(e.source, e.index, "", "cannot tell", e.message) for e in read_errors]
+    report = validate(documents, (), default_api_version=default_api_version)
+    invalid: dict[tuple[str, int], list[str]] = {}
+    for p in report.problems:
+        invalid.setdefault((p.source, p.document), []).append(f"{p.field}: {p.message}")
+    owners: dict[str, str] = {}
+    targets: list[_Target] = []
+    for doc in documents:
+        if not doc.is_connection:
+            continue
+        resource = f"{doc.namespace}/{doc.name}" if doc.namespace else doc.name
+        problems = invalid.get((doc.source, doc.index))
+        if problems:
+            entries.append(
+                Entry(doc.source, doc.index, resource, "cannot tell", "invalid: " + "; ".join(problems))
+            )
+            continue
+        spec = parse_spec(doc.body["spec"], metadata_name=doc.name, default_api_version=default_api_version)
+        rid = connection_id(spec)
+        owner = owners.setdefault(rid.lower(), resource)
+        if owner != resource:
+            entries.append(
+                Entry(
+                    doc.source,
+                    doc.index,
+                    resource,
+                    "conflict",
+                    f"{owner} names the same connection",
+                    connection_id=rid,
+                )
+            )
+            continue
+        targets.append(_Target(doc, spec, resolve(doc, spec)))
+    by_settings: dict[int, list[_Target]] = {}
+    for t in targets:
+        by_settings.setdefault(id(t.identity.settings), []).append(t)
+    for group in by_settings.values():
+        async with client(group[0].identity.settings) as arm:
+            entries += await asyncio.gather(*(_one(arm, t) for t in group))
+    return sorted(entries, key=lambda e: (e.source, e.document))
+
+
+async def _one(arm: ArmClient, target: _Target) -> Entry:
+    doc, spec = target.doc, target.spec
+    resource = f"{doc.namespace}/{doc.name}" if doc.namespace else doc.name
+    rid = connection_id(spec)
+    base = Entry(
+        doc.source, doc.index, resource, "cannot tell", identity=target.identity.describe(), connection_id=rid
+    )
+    try:
+        observed = await arm.get(rid, spec.api_version, correlation_id=str(uuid.uuid4()))
+    except ArmFailure as exc:
+        return _with(base, "cannot tell", f"{classify.classify(exc.fault).reason}: {exc.describe()}")
+    if observed is None:
+        return _with(
+            base, "create", f"{spec.connection_name} does not exist in workspace {spec.workspace.name}"
+        )
+    changed = differences(desired_properties(spec), observed.get("properties") or {})
+    if changed:
+        return replace(base, verdict="update", detail=", ".join(changed), fields=tuple(changed))
+    return _with(base, "no change", "credentials not compared (ARM never returns them)")
+
+
+def _with(entry: Entry, verdict: Verdict, detail: str) -> Entry:
+    return replace(entry, verdict=verdict, detail=detail)
+
+
+def exit_code(entries: Sequence[Entry]) -> int:
+    """1 when anything could not be told (or conflicts), else 2 when something would change, else 0."""
+    if any(e.verdict in ("cannot tell", "conflict") for e in entries):
+        return 1
+    return 2 if any(e.verdict in CHANGES for e in entries) else 0
+
+
+def render(entries: Sequence[Entry], output: str) -> str:
+    """The plan as text (one line per resource and a summary) or JSON."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.verdict] = counts.get(e.verdict, 0) + 1
+    if output == "json":
+        payload: Mapping[str, Any] = {
+            "summary": counts,
+            "resources": [asdict(e) for e in entries],
+        }
+        return json.dumps(payload, indent=2) + "\n"
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no WorkspaceConnection found"
+    return "".join(e.line() + "\n" for e in entries) + f"plan: {summary}\n"
