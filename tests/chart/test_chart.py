@@ -9,6 +9,7 @@ renderings against a real API server is tests/e2e/test_chart_dryrun.py.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -726,3 +727,14 @@ def test_gitops_examples_point_at_real_paths() -> None:
     assert chart["sourceRef"]["kind"] == "GitRepository"
     # The HelmRelease's values must pass the chart's schema: render them.
     render(release["spec"].get("values") or {})
+
+
+def test_api_version_values_follow_the_contract() -> None:
+    """The chart offers exactly the api-versions the operator supports, and defaults to the operator's."""
+    from wsconn.api import contract
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    enum = schema["properties"]["operator"]["properties"]["defaultApiVersion"]["enum"]
+    assert tuple(enum) == contract.API_VERSIONS
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["operator"]["defaultApiVersion"] == contract.DEFAULT_API_VERSION

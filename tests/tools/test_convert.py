@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from tests.tools.conftest import REPO, Run
-from wsconn.api import contract
 from wsconn.api.authtypes import AUTH_TYPES
+from wsconn.api.spec import CONNECTION_NAME_PATTERN
 from wsconn.tools.convert import TYPES, markdown_table
 
 FIXTURES = REPO / "tests" / "fixtures" / "azure-ai-ml"
@@ -106,7 +106,7 @@ def test_every_example_file(wsconn: Run, tmp_path: Path) -> None:
             assert expected in refusals.get(source, ""), (relative, refusals.get(source))
             continue
         assert source not in refusals, refusals[source]
-        if not re.fullmatch(contract.name_pattern(), name):
+        if not re.fullmatch(CONNECTION_NAME_PATTERN, name):
             continue
         (conn,) = [d for d in _load(out / f"{name.lower().replace('_', '-')}.yaml")]
         spec = conn["spec"]

@@ -49,6 +49,8 @@ RULE_ONLY = {
         credentials={"pat": {"value": "a", "secretKeyRef": {"name": "g", "key": "p"}}}
     ),
     "metadata.name that is no connection name": connection("ab"),
+    "a field the default api-version lacks": connection(value="{}", valueFormat="JSON"),
+    "a field the pinned api-version lacks": connection(peRequirement="Required", azureApiVersion="2025-09-01"),
     "unknown field": {**connection(), "extra": True},
 }
 

@@ -29,6 +29,7 @@ from wsconn.api.authtypes import (
     is_secret_field,
 )
 from wsconn.api.crd import GROUP, KIND, VERSION, spec_schema
+from wsconn.api.spec import ARM_PROPERTIES, CONNECTION_NAME_PATTERN
 from wsconn.tools.admission import DNS1123_SUBDOMAIN, OBJECT_META_FIELDS
 
 Schema = dict[str, Any]
@@ -52,7 +53,7 @@ def json_schema(api_version: str | None = None) -> Schema:
     fields = spec["properties"]["credentials"]["properties"]
     for name in credential_field_names():
         fields[name] = _credential_field(fields[name], secret=is_secret_field(name))
-    spec["allOf"] = _credential_rules() + _category_rules()
+    spec["allOf"] = _credential_rules() + _category_rules() + _versioned_field_rules()
     if api_version is not None:
         if api_version not in contract.API_VERSIONS:
             raise ValueError(
@@ -60,7 +61,7 @@ def json_schema(api_version: str | None = None) -> Schema:
             )
         spec["properties"]["azureApiVersion"]["enum"] = [api_version]
         spec["properties"]["category"]["enum"] = list(contract.categories(api_version))
-    name = contract.name_pattern()
+    name = CONNECTION_NAME_PATTERN
     title = f"{KIND} ({GROUP}/{VERSION})" + (f", azureApiVersion {api_version}" if api_version else "")
     return {
         "$schema": DRAFT,
@@ -183,6 +184,35 @@ def _category_rules() -> list[Schema]:
                     },
                 }
             )
+    return rules
+
+
+def _versioned_field_rules() -> list[Schema]:
+    """The CRD's rule for fields only some api-versions have, from the same contract table: on a version
+    that lacks the field (an unset azureApiVersion counts as the built-in default, as in the CRD), the field
+    must be unset."""
+    rules: list[Schema] = []
+    for name in ARM_PROPERTIES:
+        having = contract.versions_with(name)
+        lacking = [v for v in contract.API_VERSIONS if v not in having]
+        if not lacking:
+            continue
+        on_lacking: Schema = {
+            "required": ["azureApiVersion"],
+            "properties": {"azureApiVersion": {"enum": lacking}},
+        }
+        if contract.DEFAULT_API_VERSION in lacking:
+            on_lacking = {"anyOf": [{"not": {"required": ["azureApiVersion"]}}, on_lacking]}
+        rules.append(
+            {
+                "if": {"allOf": [{"required": [name]}, on_lacking]},
+                "then": {
+                    "not": {"required": [name]},
+                    "description": f"{name} is not available in azureApiVersion {', '.join(lacking)}; "
+                    f"set azureApiVersion to one of {', '.join(having)}",
+                },
+            }
+        )
     return rules
 
 
