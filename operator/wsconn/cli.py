@@ -166,7 +166,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
     from wsconn.runtime import build
 
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, cfg, lambda settings, memo: build(cfg, settings, memo))
+    serving = handlers.register(registry, cfg, lambda settings, memo: build(cfg, settings, memo))
     liveness = f"http://{cfg.bind_address}:{cfg.health_port}/healthz" if cfg.health_port else None
     kopf.run(
         registry=registry,
@@ -176,6 +176,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
         peering_name=cfg.peering or None,
         liveness_endpoint=liveness,
         memo=kopf.Memo(),
+        insights=serving.insights,
     )
 
 

@@ -8,22 +8,28 @@ Triggers:
   Secret itself is never written to, patched or annotated;
 - a timer -> a drift check, only when due and only for Ready resources; a check that fails sets the trigger
   annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass).
+
+Shutdown (SIGTERM): Kopf lets change handlers finish (`--shutdown-timeout`), and tells timers to stop; a drift
+check stops at once (it is repeated after the restart), so no timer outlives the operator. Only then does
+the cleanup handler close the reconciler and the clients.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 import kopf
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from wsconn.api.crd import GROUP, PLURAL, VERSION
-from wsconn.core.conditions import is_ready
+from wsconn.api.references import ObjectRef, SecretRef
+from wsconn.api.status import Status, format_time, secret_versions_of
 from wsconn.logs import object_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -32,7 +38,8 @@ from wsconn.metrics import (
     forget_conditions,
     record_conditions,
 )
-from wsconn.reconciler import STATUS_FIELDS, ObjectView, Result, format_time, utcnow
+from wsconn.reconciler import ObjectView, ReconcilerClosed, Result, utcnow
+from wsconn.serving import Serving, tolerate_missing_resource
 from wsconn.settings import Settings
 
 log = logging.getLogger("wsconn.handlers")
@@ -41,10 +48,14 @@ KOPF_PREFIX = "wsconn.azureml.dev"
 FINALIZER = "azureml.dev/finalizer"
 TRIGGER_ANNOTATION = "azureml.dev/secret-trigger"
 RESOURCE = (GROUP, VERSION, PLURAL)
-# A healthy pass is bounded: secret reads time out after 15 s, an ARM call after --arm-timeout (30 s) times
-# three attempts plus at most 10 s of waits. Ten minutes means the process is wedged; liveness fails and the
-# kubelet restarts it.
+# A pass is bounded by --pass-timeout (120 s by default) once it runs. Ten minutes means the process is
+# wedged; liveness fails and the kubelet restarts it.
 STUCK_AFTER_SECONDS = 600.0
+# How long Kopf waits for a timer to stop on SIGTERM before it leaves it running ("orphaned").
+TIMER_EXIT_SECONDS = 5.0
+
+T = TypeVar("T")
+SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
@@ -62,6 +73,29 @@ def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
     return names
 
 
+def secret_users(
+    ref: ObjectRef, spec: Mapping[str, Any], status: Mapping[str, Any], trigger: str | None
+) -> SecretUsers:
+    """The index entries of one resource: each Secret it references -> (resource name, the Secret version
+    last applied, the trigger annotation now on the resource)."""
+    applied = secret_versions_of(status)
+    return {
+        secret: (ref.name, applied.get(secret.name), trigger)
+        for secret in ref.secrets(referenced_secrets(spec))
+    }
+
+
+def secret_markers(users: Any, secret: SecretRef, version: str) -> list[tuple[str, str]]:
+    """(resource name, trigger marker) for each user of `secret` whose applied version is not `version` and
+    that is not already triggered for it."""
+    marker = f"{secret.name}@{version}"
+    return [
+        (resource, marker)
+        for resource, applied_version, trigger in users
+        if version != applied_version and trigger != marker
+    ]
+
+
 def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     """Kopf's settings for this operator."""
     settings.persistence.finalizer = FINALIZER
@@ -70,7 +104,7 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # Kopf's worker limit stays unbounded (its default): with a kopf.index, a limit below the number of
     # objects in one watch stream deadlocks the initial indexing after a restart, because the first workers
     # wait for every object to be indexed while the rest wait for a worker (nolar/kopf#1243). Concurrency is
-    # bounded by the reconciler's own semaphore (cfg.workers) and the ARM client's (cfg.arm_concurrency).
+    # bounded by the reconciler's own slots (cfg.workers) and the ARM client's (cfg.arm_concurrency).
     settings.queueing.worker_limit = None
     settings.posting.level = logging.WARNING
     # Events say who wrote them ("From" in kubectl describe; Kopf's default is "kopf").
@@ -83,20 +117,26 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
         settings.peering.name = cfg.peering
         settings.peering.mandatory = True
         settings.peering.clusterwide = not cfg.namespaces
+    # No CRD permissions: what is served follows discovery instead (serving.py).
     settings.scanning.disabled = True
     settings.networking.error_backoffs = (1, 2, 4, 8, 15, 30)
     # On SIGTERM, let passes in flight finish (a PUT is idempotent, so one cut short is only repeated).
     settings.queueing.exit_timeout = cfg.shutdown_timeout
+    settings.background.instant_exit_timeout = TIMER_EXIT_SECONDS
 
 
-def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None:
-    """Register every handler on `registry`. `build(settings, memo)` makes the reconciler at start-up."""
-    _register_lifecycle(registry, cfg, build)
+def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serving:
+    """Register every handler on `registry`; `build(settings, memo)` makes the reconciler at start-up. Returns
+    what Kopf serves, for `kopf.run(insights=...)`."""
+    serving = Serving(registry)
+    tolerate_missing_resource()
+    _register_lifecycle(registry, cfg, build, serving)
     _register_resource(registry, cfg, ReadyTracker())
     _register_secret_watch(registry)
+    return serving
 
 
-def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> None:
+def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: Any, serving: Serving) -> None:
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         """In-cluster ServiceAccount or kubeconfig, through the kubernetes client (as Kopf's default)."""
@@ -106,13 +146,17 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: A
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings, cfg)
         await build(settings, memo)
+        memo.observer = asyncio.create_task(serving.observe(settings), name="wsconn discovery observer")
 
     @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        memo.observer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await memo.observer
         await memo.shutdown()
 
     @kopf.on.probe(id="reconciles", registry=registry)
-    def reconciles(memo: kopf.Memo, **_: Any) -> dict[str, float]:
+    async def reconciles(memo: kopf.Memo, **_: Any) -> dict[str, float]:
         """Liveness: fails when a reconcile pass has run far longer than any healthy one can (a hang)."""
         oldest = memo.reconciler.oldest_pass_seconds() if hasattr(memo, "reconciler") else 0.0
         if oldest > STUCK_AFTER_SECONDS:
@@ -124,7 +168,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     tick = max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None
 
     @kopf.index(*RESOURCE, id="secret_users", registry=registry)
-    def secret_users(
+    def index_secret_users(
         *,
         name: str,
         namespace: str | None,
@@ -132,11 +176,10 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         status: Mapping[str, Any],
         meta: Any,
         **_: Any,
-    ) -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
-        """(namespace, Secret name) -> (resource name, Secret version last applied, trigger annotation)."""
-        used = status.get("secretVersions") or {}
+    ) -> SecretUsers:
+        """Secret -> (resource name, Secret version last applied, trigger annotation)."""
         trigger = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
-        return {(namespace or "", s): (name, used.get(s), trigger) for s in referenced_secrets(spec)}
+        return secret_users(ObjectRef(namespace or "", name), spec, status, trigger)
 
     @kopf.on.resume(*RESOURCE, id="reconcile", registry=registry)
     @kopf.on.create(*RESOURCE, id="reconcile", registry=registry)
@@ -146,7 +189,10 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
         obj = ObjectView.from_body(body)
-        result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
+        try:
+            result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
+        except ReconcilerClosed:
+            return
         _report(body, obj, patch, result, tracker)
         if result.retry_after is not None:
             raise kopf.TemporaryError(result.outcome.message, delay=result.retry_after)
@@ -154,19 +200,27 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     if tick is not None:
 
         def ready_now(*, status: Mapping[str, Any], meta: Any, **_: Any) -> bool:
-            return is_ready(status, int(meta.get("generation") or 0))
+            return Status.from_raw(status).is_ready(int(meta.get("generation") or 0))
 
         @kopf.timer(
             *RESOURCE, id="drift", interval=tick, initial_delay=tick, when=ready_now, registry=registry
         )
         async def drift(
-            *, body: kopf.Body, patch: kopf.Patch, logger: Any, memo: kopf.Memo, **_: Any
+            *,
+            body: kopf.Body,
+            patch: kopf.Patch,
+            logger: Any,
+            memo: kopf.Memo,
+            **kwargs: Any,
         ) -> None:
             """Periodic drift check of a Ready resource, when its jittered interval has passed."""
+            stopped: kopf.DaemonStopped = kwargs["stopped"]
             obj = ObjectView.from_body(body)
-            if not memo.reconciler.drift_check_due(obj):
+            if stopped or not memo.reconciler.drift_check_due(obj):
                 return
-            result = await memo.reconciler.reconcile(obj, log=object_logger(logger))
+            result = await until_stopped(memo.reconciler.reconcile(obj, log=object_logger(logger)), stopped)
+            if result is None:
+                return  # the operator is stopping: the check runs again after the restart
             _report(body, obj, patch, result, tracker)
             if result.retry_after is not None:
                 # The timer skips resources that are not Ready, so a failed check is handed to the change
@@ -179,15 +233,18 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     ) -> None:
         """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why."""
         obj = ObjectView.from_body(body)
-        result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
+        try:
+            result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
+        except ReconcilerClosed:
+            raise kopf.TemporaryError("the operator is stopping", delay=1) from None
         if result.done:
             tracker.drop(obj.uid)
             forget_conditions(obj.namespace, obj.name)
             return
-        if result.status is not None:
-            patch.status.update(_changed(obj.status, result.status))
+        if result.patch:
+            patch.status.update(result.patch)
         kopf.warn(body, reason="DeleteFailed", message=result.message)
-        raise kopf.TemporaryError(result.message, delay=result.retry_after or 30)
+        raise kopf.TemporaryError(result.message, delay=result.retry_after or 0.0)
 
 
 def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
@@ -202,33 +259,38 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
         **kwargs: Any,
     ) -> None:
         """Re-reconcile the resources that use a Secret that appeared, changed or went away."""
+        secret = SecretRef(namespace or "", name)
         version = "deleted" if type == "DELETED" else str(meta.get("resourceVersion"))
-        index: kopf.Index[tuple[str, str], tuple[str, str | None, str | None]] = kwargs["secret_users"]
-        users: Any = index.get((namespace or "", name), ())
-        for resource, applied_version, trigger in users:
-            marker = f"{name}@{version}"
-            if version == applied_version or trigger == marker:
-                continue
-            await memo.trigger(namespace or "", resource, marker)
+        index: kopf.Index[SecretRef, tuple[str, str | None, str | None]] = kwargs["secret_users"]
+        for resource, marker in secret_markers(index.get(secret, ()), secret, version):
+            await memo.trigger(ObjectRef(secret.namespace, resource), marker)
             SECRET_TRIGGERS.inc()
+
+
+async def until_stopped(work: Coroutine[Any, Any, T], stopped: kopf.DaemonStopped) -> T | None:
+    """`work`'s result, or None when `stopped` is set first (the work is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ReconcilerClosed):
+        return await task
+    return None
 
 
 def _report(
     body: kopf.Body, obj: ObjectView, patch: kopf.Patch, result: Result, tracker: ReadyTracker
 ) -> None:
-    patch.status.update(_changed(obj.status, result.status))
-    RECONCILES.labels(result.outcome.state, result.outcome.reason).inc()
+    patch.status.update(result.patch)
+    RECONCILES.labels(result.outcome.state, result.outcome.reason.name).inc()
     tracker.set(obj.uid, "True" if result.outcome.state == "ready" else "False")
-    record_conditions(obj.namespace, obj.name, result.status.get("conditions") or ())
+    record_conditions(obj.namespace, obj.name, [c.to_raw() for c in result.status.conditions])
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-
-
-def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """The merge patch from `before` to `after` over the fields we own (None deletes a field)."""
-    patch: dict[str, Any] = {k: v for k, v in after.items() if before.get(k) != v}
-    patch.update({k: None for k in before if k not in after and k in STATUS_FIELDS})
-    return patch
 
 
 class Trigger:
@@ -237,12 +299,18 @@ class Trigger:
     def __init__(self, api: k8s.ApiClient) -> None:
         self._custom = k8s.CustomObjectsApi(api)
 
-    async def __call__(self, namespace: str, name: str, marker: str) -> None:
+    async def __call__(self, ref: ObjectRef, marker: str) -> None:
         body = {"metadata": {"annotations": {TRIGGER_ANNOTATION: marker}}}
         try:
             await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, body
+                self._custom.patch_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                ref.namespace,
+                PLURAL,
+                ref.name,
+                body,
             )
         except ApiException as exc:
             if exc.status != 404:
-                log.warning("could not trigger %s/%s after a Secret change: %s", namespace, name, exc.reason)
+                log.warning("could not trigger %s after a Secret change: %s", ref, exc.reason)

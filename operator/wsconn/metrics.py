@@ -64,6 +64,8 @@ def forget_conditions(namespace: str, name: str) -> None:
 def observe_arm(method: str, status: int, seconds: float) -> None:
     """The ARM client's observer."""
     ARM_REQUESTS.labels(method, str(status)).inc()
+    if method == "PUT" and 200 <= status < 300:
+        ARM_WRITES.inc()
     ARM_LATENCY.labels(method).observe(seconds)
     if status == 429:
         ARM_THROTTLED.labels(method).inc()

@@ -16,9 +16,12 @@ from wsconn.arm.throttle import Throttle
 from wsconn.handlers import Trigger
 from wsconn.kube.client import api_client
 from wsconn.kube.secrets import SecretReader
+from wsconn.kube.status import StatusPatcher
 from wsconn.metrics import observe_arm
 from wsconn.reconciler import ReconcileConfig, Reconciler
 from wsconn.settings import Settings
+
+CLOSE_GRACE_SECONDS = 2.0
 
 
 def credential() -> Any:
@@ -49,21 +52,26 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         observer=observe_arm,
     )
     kube = api_client()
-    memo.reconciler = Reconciler(
+    reconciler = Reconciler(
         arm=arm,
         secrets=SecretReader(kube),
+        status_writer=StatusPatcher(kube),
         config=ReconcileConfig(
             default_api_version=cfg.default_api_version,
             drift_interval=cfg.drift_interval,
             deep_drift_check=cfg.deep_drift_check,
+            pass_timeout=cfg.pass_timeout,
         ),
         workers=cfg.workers,
     )
+    memo.reconciler = reconciler
     memo.trigger = Trigger(kube)
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port, addr=cfg.bind_address)
 
     async def shutdown() -> None:
+        # Kopf has stopped the handlers and timers by now; whatever still runs ends before the clients close.
+        await reconciler.close(CLOSE_GRACE_SECONDS)
         await arm.aclose()
         await token_credential.close()
         kube.close()  # type: ignore[no-untyped-call]

@@ -55,7 +55,15 @@ OPTIONS: Final = (
         "arm_timeout",
         "--arm-timeout",
         "WSCONN_ARM_TIMEOUT",
-        "Seconds before an ARM request times out.",
+        "Seconds one ARM request may take, connect to last byte (a total deadline, not an idle timeout).",
+        float,
+    ),
+    Option(
+        "pass_timeout",
+        "--pass-timeout",
+        "WSCONN_PASS_TIMEOUT",
+        "Seconds one reconcile or delete pass may take once it runs, waits for ARM included; past it the "
+        "resource is Reconciling (AzureUnavailable) and retried with backoff.",
         float,
     ),
     Option(
@@ -172,6 +180,7 @@ class Settings:
     workers: int = 50
     arm_concurrency: int = 16
     arm_timeout: float = 30.0
+    pass_timeout: float = 120.0
     drift_interval: float = 600.0
     deep_drift_check: bool = False
     arm_read_rate: float = 22.5
@@ -201,6 +210,9 @@ class Settings:
         for name in ("workers", "arm_concurrency"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        for name in ("arm_timeout", "pass_timeout"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
         if self.drift_interval < 0:
             problems.append("drift interval must not be negative")
         if problems:

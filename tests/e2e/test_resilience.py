@@ -171,17 +171,54 @@ def test_sigterm_with_writes_in_flight_exits_cleanly_and_loses_nothing(
     first = start_operator()
     names = [f"inflight-{i}" for i in range(5)]
     kubectl.apply(_objects(workspace, namespace, names))
-    time.sleep(1.0)
+    wait_for(lambda: _sent(first, workspace, "PUT"), timeout=20, what="a PUT sent")
+    assert [e for e in _arm_calls(emulator, workspace, 0) if e["method"] == "PUT"] == [], "still unanswered"
     started = time.monotonic()
     code = first.stop(signal.SIGTERM, timeout=25)
     took = time.monotonic() - started
     emulator.admin("DELETE", "faults")
     assert code == 0
     assert took < 25, f"shutdown took {took:.1f}s"
+    assert _unclean_shutdown(first.logs()) == []
 
     start_operator()
     wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=60, interval=0.5, what="all Ready")
     assert {c["name"] for c in emulator.connections(prefix=workspace.id)} == set(names)
+
+
+def test_sigterm_stops_drift_checks_before_the_client_closes(
+    start_operator: Callable[..., OperatorProcess],
+    kubectl: Kubectl,
+    kube: client.ApiClient,
+    namespace: str,
+    workspace: Workspace,
+    emulator: EmulatorClient,
+) -> None:
+    operator = start_operator(WSCONN_DRIFT_INTERVAL="2")
+    names = [f"checked-{i}" for i in range(12)]
+    kubectl.apply(_objects(workspace, namespace, names, auth_type="None"))
+    wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=60, interval=0.5, what="all Ready")
+    emulator.faults([{"methods": ["GET"], "path_contains": workspace.id, "latency": 10}])
+    try:
+        wait_for(
+            lambda: len(_sent(operator, workspace, "GET")) >= 6, timeout=30, what="drift checks in flight"
+        )
+        assert operator.stop(signal.SIGTERM, timeout=25) == 0
+    finally:
+        emulator.admin("DELETE", "faults")
+    assert _unclean_shutdown(operator.logs()) == []
+
+
+def _sent(operator: OperatorProcess, workspace: Workspace, method: str) -> list[str]:
+    """The requests the operator logged as sent (debug log) for the workspace."""
+    return re.findall(rf"ARM {method} {re.escape(workspace.id)}\S* sending", operator.logs())
+
+
+def _unclean_shutdown(logs: str) -> list[str]:
+    """Log lines that an orderly shutdown must not produce: tracebacks, timers Kopf had to leave running,
+    requests on a closed client."""
+    marks = ("Traceback", "orphaned", "did not exit in time", "client has been closed")
+    return [line for line in logs.splitlines() if any(mark in line for mark in marks)]
 
 
 def test_delete_while_put_in_flight(

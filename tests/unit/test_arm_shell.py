@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
+from tests.unit.virtual import run
 from wsconn.arm.errors import parse_error, parse_retry_after
-from wsconn.arm.throttle import BucketSpec, Limits, Throttle, TokenBucket
+from wsconn.arm.throttle import BucketSpec, Limits, OpClass, Throttle, TokenBucket
 from wsconn.handlers import referenced_secrets
 from wsconn.logs import ContextFilter, log_context
 from wsconn.reconciler import scrub
@@ -58,15 +59,20 @@ def test_throttle_keeps_buckets_per_subscription_and_class() -> None:
     assert throttle.bucket("sub", "write").reserve() == pytest.approx(1.0)
 
 
-def test_acquire_sleeps_for_the_reserved_delay() -> None:
+async def acquire(throttle: Throttle, subscription: str, op: OpClass) -> float:
+    async with throttle.admitted(subscription, op) as waited:
+        return waited
+
+
+def test_admission_sleeps_for_the_reserved_delay() -> None:
     throttle = Throttle(Limits(read=BucketSpec(1, 20.0)))
-    waited = asyncio.run(_acquire_twice(throttle))
+
+    async def twice() -> list[float]:
+        return [await acquire(throttle, "s", "read"), await acquire(throttle, "s", "read")]
+
+    waited = run(twice())
     assert waited[0] == 0.0
-    assert waited[1] == pytest.approx(0.05, abs=0.01)
-
-
-async def _acquire_twice(throttle: Throttle) -> list[float]:
-    return [await throttle.acquire("s", "read"), await throttle.acquire("s", "read")]
+    assert waited[1] == pytest.approx(0.05)
 
 
 def test_a_wait_that_spans_a_drain_queues_again_behind_it() -> None:
@@ -74,12 +80,12 @@ def test_a_wait_that_spans_a_drain_queues_again_behind_it() -> None:
 
     async def scenario() -> float:
         throttle.bucket("s", "write").reserve()
-        waiting = asyncio.create_task(throttle.acquire("s", "write"))
+        waiting = asyncio.create_task(acquire(throttle, "s", "write"))
         await asyncio.sleep(0.01)
         throttle.bucket("s", "write").drain(0.2)
         return await waiting
 
-    waited = asyncio.run(scenario())
+    waited = run(scenario())
     assert waited >= 0.2, "a reservation made before the 429 must not fire inside Retry-After"
 
 

@@ -1,49 +1,61 @@
-"""kstatus conditions from one outcome, and ARM answers -> (state, reason, retry) with backoff.
+"""kstatus conditions from one outcome, and every fault -> (state, reason, when to retry), case by case.
 
 kstatus reads: Current = Ready True at the observed generation; InProgress = Reconciling True; Failed =
-Stalled True. Exactly one of the three is True for any outcome.
+Stalled True. Exactly one of the three is True for any outcome. The classifier table follows Azure Service
+Operator's error_classifier_test.go: one case per code or status, and the fallbacks.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wsconn.api.status import Condition, Status
+from wsconn.core import reasons
 from wsconn.core.classify import (
+    ArmAnswered,
+    ArmDeadline,
+    ArmMalformed,
+    ArmUnanswered,
+    Fault,
+    KubeAnswered,
+    Retry,
+    TokenRefused,
     Verdict,
     backoff,
-    classify_credential_failure,
-    classify_status,
-    classify_transport,
+    classify,
+    classify_delete,
+    retry_delay,
 )
-from wsconn.core.conditions import Outcome, build_conditions, is_ready, ready_condition
-from wsconn.core.reasons import BY_NAME
+from wsconn.core.conditions import REJECTED_MESSAGE, Outcome, build_conditions, kept_rejection, ready_changed
+from wsconn.core.reasons import Reason
 
-T0 = "2025-06-01T10:00:00Z"
-T1 = "2025-06-01T11:00:00Z"
+T0 = dt.datetime(2025, 6, 1, 10, tzinfo=dt.UTC)
+T1 = dt.datetime(2025, 6, 1, 11, tzinfo=dt.UTC)
+REASON = Reason("Reason", "Ready", "", "")
 
 
 def conditions(
     state: str,
     *,
-    previous: list[dict[str, Any]] | None = None,
-    now: str = T1,
+    previous: tuple[Condition, ...] = (),
+    now: dt.datetime = T1,
     generation: int = 3,
     message: str = "m",
-) -> list[dict[str, Any]]:
+) -> tuple[Condition, ...]:
     return build_conditions(
-        Outcome(state, "Reason", message),  # type: ignore[arg-type]
+        Outcome(state, REASON, message),  # type: ignore[arg-type]
         generation=generation,
-        previous=previous or [],
+        previous=previous,
         now=now,
     )
 
 
-def statuses(conds: list[dict[str, Any]]) -> dict[str, str]:
-    return {c["type"]: c["status"] for c in conds}
+def statuses(conds: tuple[Condition, ...]) -> dict[str, str]:
+    return {c.type: c.status for c in conds}
 
 
 @pytest.mark.parametrize(
@@ -59,47 +71,33 @@ def test_each_state_sets_the_kstatus_conditions(state: str, expected: dict[str, 
 
 
 def test_conditions_for_a_first_success_in_full() -> None:
-    assert build_conditions(
-        Outcome("ready", "Succeeded", "connection applied"), generation=1, previous=[], now=T0
-    ) == [
+    built = build_conditions(
+        Outcome("ready", reasons.SUCCEEDED, "connection applied"), generation=1, previous=(), now=T0
+    )
+    assert [c.to_raw() for c in built] == [
         {
-            "type": "Ready",
-            "status": "True",
+            "type": kind,
+            "status": "True" if kind == "Ready" else "False",
             "reason": "Succeeded",
             "message": "connection applied",
             "observedGeneration": 1,
-            "lastTransitionTime": T0,
-        },
-        {
-            "type": "Reconciling",
-            "status": "False",
-            "reason": "Succeeded",
-            "message": "connection applied",
-            "observedGeneration": 1,
-            "lastTransitionTime": T0,
-        },
-        {
-            "type": "Stalled",
-            "status": "False",
-            "reason": "Succeeded",
-            "message": "connection applied",
-            "observedGeneration": 1,
-            "lastTransitionTime": T0,
-        },
+            "lastTransitionTime": "2025-06-01T10:00:00Z",
+        }
+        for kind in ("Ready", "Reconciling", "Stalled")
     ]
 
 
 @pytest.mark.parametrize("state", ["ready", "progressing", "stalled"])
 def test_ready_comes_first(state: str) -> None:
-    assert [c["type"] for c in conditions(state)] == ["Ready", "Reconciling", "Stalled"]
+    assert [c.type for c in conditions(state)] == ["Ready", "Reconciling", "Stalled"]
 
 
 @pytest.mark.parametrize("state", ["ready", "progressing", "stalled"])
 def test_unchanged_statuses_keep_their_transition_time(state: str) -> None:
     before = conditions(state, now=T0, generation=1)
     after = conditions(state, previous=before, now=T1, generation=2)
-    assert [c["lastTransitionTime"] for c in after] == [T0, T0, T0]
-    assert [c["observedGeneration"] for c in after] == [2, 2, 2]
+    assert [c.last_transition_time for c in after] == [T0, T0, T0]
+    assert [c.observed_generation for c in after] == [2, 2, 2]
 
 
 @pytest.mark.parametrize(
@@ -112,30 +110,31 @@ def test_unchanged_statuses_keep_their_transition_time(state: str) -> None:
         ("stalled", "ready", {"Ready": T1, "Reconciling": T0, "Stalled": T1}),
     ],
 )
-def test_a_flipped_status_gets_a_new_transition_time(first: str, second: str, times: dict[str, str]) -> None:
+def test_a_flipped_status_gets_a_new_transition_time(
+    first: str, second: str, times: dict[str, dt.datetime]
+) -> None:
     after = conditions(second, previous=conditions(first, now=T0), now=T1)
-    assert {c["type"]: c["lastTransitionTime"] for c in after} == times
+    assert {c.type: c.last_transition_time for c in after} == times
 
 
 def test_a_previous_condition_without_transition_time_gets_now() -> None:
-    previous = [{"type": "Ready", "status": "True"}]
-    after = conditions("ready", previous=previous, now=T1)
-    assert after[0]["lastTransitionTime"] == T1
+    previous = (Condition("Ready", "True", "", ""),)
+    assert conditions("ready", previous=previous, now=T1)[0].last_transition_time == T1
 
 
 def test_reason_and_message_change_without_a_flip_keep_the_time() -> None:
-    before = build_conditions(Outcome("stalled", "SecretNotFound", "a"), generation=1, previous=[], now=T0)
-    after = build_conditions(Outcome("stalled", "InvalidSpec", "b"), generation=1, previous=before, now=T1)
-    assert [(c["reason"], c["message"], c["lastTransitionTime"]) for c in after] == [
-        ("InvalidSpec", "b", T0),
-        ("InvalidSpec", "b", T0),
-        ("InvalidSpec", "b", T0),
-    ]
+    before = build_conditions(
+        Outcome("stalled", reasons.SECRET_NOT_FOUND, "a"), generation=1, previous=(), now=T0
+    )
+    after = build_conditions(
+        Outcome("stalled", reasons.INVALID_SPEC, "b"), generation=1, previous=before, now=T1
+    )
+    assert [(c.reason, c.message, c.last_transition_time) for c in after] == [("InvalidSpec", "b", T0)] * 3
 
 
 @pytest.mark.parametrize("generation", [1, 7, 2**40])
 def test_observed_generation_is_stamped_on_every_condition(generation: int) -> None:
-    assert [c["observedGeneration"] for c in conditions("ready", generation=generation)] == [generation] * 3
+    assert [c.observed_generation for c in conditions("ready", generation=generation)] == [generation] * 3
 
 
 @pytest.mark.parametrize(
@@ -144,144 +143,281 @@ def test_observed_generation_is_stamped_on_every_condition(generation: int) -> N
 )
 def test_long_messages_are_truncated(length: int, expected_length: int, truncated: bool) -> None:
     message = "".join(chr(ord("a") + i % 26) for i in range(length))
-    got = conditions("stalled", message=message)[0]["message"]
+    got = conditions("stalled", message=message)[0].message
     assert len(got) == expected_length
-    if truncated:
-        assert got == message[:1021] + "..."
-    else:
-        assert got == message
-
-
-@pytest.mark.parametrize(
-    ("status", "generation", "ready"),
-    [
-        ({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 4}]}, 4, True),
-        ({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 3}]}, 4, False),
-        ({"conditions": [{"type": "Ready", "status": "False", "observedGeneration": 4}]}, 4, False),
-        ({"conditions": [{"type": "Stalled", "status": "True", "observedGeneration": 4}]}, 4, False),
-        ({"conditions": [{"type": "Ready", "status": "True"}]}, 4, False),
-        ({"conditions": []}, 1, False),
-        ({}, 1, False),
-        (None, 1, False),
-    ],
-    ids=[
-        "current",
-        "old-generation",
-        "not-ready",
-        "only-stalled",
-        "no-generation",
-        "empty",
-        "no-conditions",
-        "none",
-    ],
-)
-def test_is_ready(status: dict[str, Any] | None, generation: int, ready: bool) -> None:
-    assert is_ready(status, generation) is ready
+    assert got == (message[:1021] + "..." if truncated else message)
 
 
 @pytest.mark.parametrize("state", ["ready", "progressing", "stalled"])
 def test_is_ready_reads_built_conditions(state: str) -> None:
-    assert is_ready({"conditions": conditions(state, generation=5)}, 5) is (state == "ready")
+    status = Status(conditions=conditions(state, generation=5))
+    assert status.is_ready(5) is (state == "ready")
+    assert status.is_ready(6) is False
 
 
-def test_ready_condition_finds_ready_among_others() -> None:
-    conds = [{"type": "Stalled", "status": "False"}, {"type": "Ready", "status": "True"}]
-    assert ready_condition(conds) == {"type": "Ready", "status": "True"}
-    assert ready_condition(None) is None
+@pytest.mark.parametrize(
+    ("previous", "outcome", "changed"),
+    [
+        (None, Outcome("ready", reasons.SUCCEEDED, "m"), True),
+        (Condition("Ready", "True", "Succeeded", "x"), Outcome("ready", reasons.SUCCEEDED, "m"), False),
+        (Condition("Ready", "True", "Succeeded", "x"), Outcome("progressing", reasons.APPLYING, "m"), True),
+        (
+            Condition("Ready", "False", "AzureThrottled", "x"),
+            Outcome("progressing", reasons.AZURE_THROTTLED, "y"),
+            False,
+        ),
+        (
+            Condition("Ready", "False", "AzureThrottled", "x"),
+            Outcome("progressing", reasons.AZURE_UNAVAILABLE, "y"),
+            True,
+        ),
+    ],
+    ids=["first", "same", "flipped", "same-reason-new-message", "new-reason"],
+)
+def test_an_event_is_due_when_ready_changes_status_or_reason(
+    previous: Condition | None, outcome: Outcome, changed: bool
+) -> None:
+    assert ready_changed(previous, outcome) is changed
+
+
+@pytest.mark.parametrize(
+    ("previous", "message"),
+    [
+        (
+            Condition("Ready", "False", "AzureRejected", "ARM said: target not allowed"),
+            "ARM said: target not allowed",
+        ),
+        (Condition("Ready", "False", "KubernetesUnavailable", "flaky"), REJECTED_MESSAGE),
+        (Condition("Ready", "False", "AzureRejected", ""), REJECTED_MESSAGE),
+        (None, REJECTED_MESSAGE),
+    ],
+    ids=["azures-words", "another-failure-in-between", "empty", "none"],
+)
+def test_a_kept_rejection_is_always_azure_rejected(previous: Condition | None, message: str) -> None:
+    assert kept_rejection(previous) == Outcome("stalled", reasons.AZURE_REJECTED, message)
 
 
 # ---- classify ----------------------------------------------------------------------------------------------
 
-SLOW = 300.0
+R = reasons
+SLOW, BACKOFF, NEVER, NOW = Retry.SLOW, Retry.BACKOFF, Retry.ON_CHANGE, Retry.NOW
 
-CLASSIFY: list[tuple[int, str | None, Verdict]] = [
+CASES: list[tuple[str, Fault, Verdict]] = [
     # 400: a rejection only a change can fix
-    (400, None, Verdict("stalled", "AzureRejected", None)),
-    (400, "BadRequest", Verdict("stalled", "AzureRejected", None)),
-    (400, "InvalidParameter", Verdict("stalled", "AzureRejected", None)),
-    (400, "NoRegisteredProviderFound", Verdict("stalled", "AzureRejected", None)),
-    (400, "MissingApiVersionParameter", Verdict("stalled", "AzureRejected", None)),
-    # 401/403: fixed outside the cluster, retried slowly
-    (401, None, Verdict("stalled", "AzureAuthenticationFailed", SLOW)),
-    (401, "InvalidAuthenticationToken", Verdict("stalled", "AzureAuthenticationFailed", SLOW)),
-    (401, "AuthenticationFailed", Verdict("stalled", "AzureAuthenticationFailed", SLOW)),
-    (401, "ExpiredAuthenticationToken", Verdict("progressing", "AzureAuthenticationFailed", 0.0)),
-    (403, None, Verdict("stalled", "AzureAuthorizationFailed", SLOW)),
-    (403, "AuthorizationFailed", Verdict("stalled", "AzureAuthorizationFailed", SLOW)),
-    (403, "LinkedAuthorizationFailed", Verdict("stalled", "AzureAuthorizationFailed", SLOW)),
+    ("400", ArmAnswered(400), Verdict("stalled", R.AZURE_REJECTED, NEVER)),
+    ("400-BadRequest", ArmAnswered(400, "BadRequest"), Verdict("stalled", R.AZURE_REJECTED, NEVER)),
+    (
+        "400-InvalidParameter",
+        ArmAnswered(400, "InvalidParameter"),
+        Verdict("stalled", R.AZURE_REJECTED, NEVER),
+    ),
+    (
+        "400-NoRegisteredProvider",
+        ArmAnswered(400, "NoRegisteredProviderFound"),
+        Verdict("stalled", R.AZURE_REJECTED, NEVER),
+    ),
+    (
+        "400-MissingApiVersion",
+        ArmAnswered(400, "MissingApiVersionParameter"),
+        Verdict("stalled", R.AZURE_REJECTED, NEVER),
+    ),
+    # 401/403: fixed outside the cluster, retried slowly; an expired token is retried at once
+    ("401", ArmAnswered(401), Verdict("stalled", R.AZURE_AUTHENTICATION_FAILED, SLOW)),
+    (
+        "401-InvalidToken",
+        ArmAnswered(401, "InvalidAuthenticationToken"),
+        Verdict("stalled", R.AZURE_AUTHENTICATION_FAILED, SLOW),
+    ),
+    (
+        "401-AuthenticationFailed",
+        ArmAnswered(401, "AuthenticationFailed"),
+        Verdict("stalled", R.AZURE_AUTHENTICATION_FAILED, SLOW),
+    ),
+    (
+        "401-Expired",
+        ArmAnswered(401, "ExpiredAuthenticationToken"),
+        Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, NOW),
+    ),
+    ("403", ArmAnswered(403), Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW)),
+    (
+        "403-AuthorizationFailed",
+        ArmAnswered(403, "AuthorizationFailed"),
+        Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW),
+    ),
+    (
+        "403-Linked",
+        ArmAnswered(403, "LinkedAuthorizationFailed"),
+        Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW),
+    ),
     # 404 with the parent codes (CONNECTIONS.md §10.6)
-    (404, "ResourceGroupNotFound", Verdict("stalled", "WorkspaceNotFound", SLOW)),
-    (404, "ParentResourceNotFound", Verdict("stalled", "WorkspaceNotFound", SLOW)),
-    (404, "SubscriptionNotFound", Verdict("stalled", "WorkspaceNotFound", SLOW)),
-    (404, None, Verdict("stalled", "WorkspaceNotFound", SLOW)),
+    (
+        "404-ResourceGroup",
+        ArmAnswered(404, "ResourceGroupNotFound"),
+        Verdict("stalled", R.WORKSPACE_NOT_FOUND, SLOW),
+    ),
+    (
+        "404-Parent",
+        ArmAnswered(404, "ParentResourceNotFound"),
+        Verdict("stalled", R.WORKSPACE_NOT_FOUND, SLOW),
+    ),
+    (
+        "404-Subscription",
+        ArmAnswered(404, "SubscriptionNotFound"),
+        Verdict("stalled", R.WORKSPACE_NOT_FOUND, SLOW),
+    ),
+    ("404", ArmAnswered(404), Verdict("stalled", R.WORKSPACE_NOT_FOUND, SLOW)),
     # 409: someone else is busy with it
-    (409, "Conflict", Verdict("progressing", "AzureConflict", None)),
-    (409, "AnotherOperationInProgress", Verdict("progressing", "AzureConflict", None)),
-    (409, None, Verdict("progressing", "AzureConflict", None)),
-    # 429: throttled, Retry-After decides
-    (429, "SubscriptionRequestsThrottled", Verdict("progressing", "AzureThrottled", None)),
-    (429, "TooManyRequests", Verdict("progressing", "AzureThrottled", None)),
-    (429, None, Verdict("progressing", "AzureThrottled", None)),
+    ("409-Conflict", ArmAnswered(409, "Conflict"), Verdict("progressing", R.AZURE_CONFLICT, BACKOFF)),
+    (
+        "409-AnotherOperation",
+        ArmAnswered(409, "AnotherOperationInProgress"),
+        Verdict("progressing", R.AZURE_CONFLICT, BACKOFF),
+    ),
+    ("409", ArmAnswered(409), Verdict("progressing", R.AZURE_CONFLICT, BACKOFF)),
+    # 429: throttled; the server's Retry-After travels with the verdict
+    (
+        "429-Subscription",
+        ArmAnswered(429, "SubscriptionRequestsThrottled", 7.0),
+        Verdict("progressing", R.AZURE_THROTTLED, BACKOFF, 7.0),
+    ),
+    ("429-TooMany", ArmAnswered(429, "TooManyRequests"), Verdict("progressing", R.AZURE_THROTTLED, BACKOFF)),
+    ("429", ArmAnswered(429), Verdict("progressing", R.AZURE_THROTTLED, BACKOFF)),
     # 5xx and 408: transient
-    (500, None, Verdict("progressing", "AzureUnavailable", None)),
-    (500, "InternalServerError", Verdict("progressing", "AzureUnavailable", None)),
-    (502, None, Verdict("progressing", "AzureUnavailable", None)),
-    (503, "ServiceUnavailable", Verdict("progressing", "AzureUnavailable", None)),
-    (504, "GatewayTimeout", Verdict("progressing", "AzureUnavailable", None)),
-    (408, None, Verdict("progressing", "AzureUnavailable", None)),
+    ("500", ArmAnswered(500), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    (
+        "500-Internal",
+        ArmAnswered(500, "InternalServerError"),
+        Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF),
+    ),
+    ("502", ArmAnswered(502), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    (
+        "503-Retry-After",
+        ArmAnswered(503, "ServiceUnavailable", 30.0),
+        Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF, 30.0),
+    ),
+    ("504", ArmAnswered(504, "GatewayTimeout"), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    ("408", ArmAnswered(408), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
     # unknown codes fall back to the HTTP status
-    (400, "SomethingNewFromArm", Verdict("stalled", "AzureRejected", None)),
-    (403, "SomethingNewFromArm", Verdict("stalled", "AzureAuthorizationFailed", SLOW)),
-    (404, "SomethingNewFromArm", Verdict("stalled", "WorkspaceNotFound", SLOW)),
-    (503, "SomethingNewFromArm", Verdict("progressing", "AzureUnavailable", None)),
-    (413, None, Verdict("stalled", "AzureRejected", None)),
-    (422, None, Verdict("stalled", "AzureRejected", None)),
-    (400, "", Verdict("stalled", "AzureRejected", None)),
+    ("400-new-code", ArmAnswered(400, "SomethingNewFromArm"), Verdict("stalled", R.AZURE_REJECTED, NEVER)),
+    (
+        "403-new-code",
+        ArmAnswered(403, "SomethingNewFromArm"),
+        Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW),
+    ),
+    (
+        "404-new-code",
+        ArmAnswered(404, "SomethingNewFromArm"),
+        Verdict("stalled", R.WORKSPACE_NOT_FOUND, SLOW),
+    ),
+    (
+        "503-new-code",
+        ArmAnswered(503, "SomethingNewFromArm"),
+        Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF),
+    ),
+    ("413", ArmAnswered(413), Verdict("stalled", R.AZURE_REJECTED, NEVER)),
+    ("422", ArmAnswered(422), Verdict("stalled", R.AZURE_REJECTED, NEVER)),
     # a known code wins over its status
-    (400, "SubscriptionRequestsThrottled", Verdict("progressing", "AzureThrottled", None)),
-    (500, "AuthorizationFailed", Verdict("stalled", "AzureAuthorizationFailed", SLOW)),
+    (
+        "400-throttled-code",
+        ArmAnswered(400, "SubscriptionRequestsThrottled"),
+        Verdict("progressing", R.AZURE_THROTTLED, BACKOFF),
+    ),
+    (
+        "500-authorization-code",
+        ArmAnswered(500, "AuthorizationFailed"),
+        Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW),
+    ),
+    # no usable answer
+    ("no-answer", ArmUnanswered(), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    ("deadline", ArmDeadline(), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    ("malformed", ArmMalformed(), Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF)),
+    # no token: stalled only when Entra itself refused the identity
+    (
+        "token-bad-secret",
+        TokenRefused("ClientSecretCredential: AADSTS7000215: Invalid client secret provided."),
+        Verdict("stalled", R.AZURE_AUTHENTICATION_FAILED, SLOW),
+    ),
+    (
+        "token-unknown-tenant",
+        TokenRefused("AADSTS90002: Tenant 'contoso' not found."),
+        Verdict("stalled", R.AZURE_AUTHENTICATION_FAILED, SLOW),
+    ),
+    (
+        "token-unreachable",
+        TokenRefused("Cannot connect to host login.microsoftonline.com:443"),
+        Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, BACKOFF),
+    ),
+    (
+        "token-no-source-yet",
+        TokenRefused("DefaultAzureCredential failed to retrieve a token."),
+        Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, BACKOFF),
+    ),
+    ("token-empty", TokenRefused(""), Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, BACKOFF)),
+    # reading a Secret
+    ("kube-403", KubeAnswered(403), Verdict("stalled", R.SECRET_ACCESS_DENIED, SLOW)),
+    ("kube-500", KubeAnswered(500), Verdict("progressing", R.KUBERNETES_UNAVAILABLE, BACKOFF)),
+    ("kube-401", KubeAnswered(401), Verdict("progressing", R.KUBERNETES_UNAVAILABLE, BACKOFF)),
+    ("kube-no-answer", KubeAnswered(0), Verdict("progressing", R.KUBERNETES_UNAVAILABLE, BACKOFF)),
 ]
 
 
-@pytest.mark.parametrize(("status", "code", "verdict"), CLASSIFY, ids=[f"{s}-{c}" for s, c, _ in CLASSIFY])
-def test_classify_status(status: int, code: str | None, verdict: Verdict) -> None:
-    assert classify_status(status, code) == verdict
+@pytest.mark.parametrize(("fault", "verdict"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_classify(fault: Fault, verdict: Verdict) -> None:
+    assert classify(fault) == verdict
 
 
-def test_a_transport_failure_is_transient() -> None:
-    assert classify_transport() == Verdict("progressing", "AzureUnavailable", None)
+@pytest.mark.parametrize(("fault", "verdict"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_delete_is_judged_by_the_same_table_and_never_waits_for_a_change(
+    fault: Fault, verdict: Verdict
+) -> None:
+    judged = classify_delete(fault)
+    assert (judged.state, judged.reason, judged.retry_after) == (
+        verdict.state,
+        R.DELETE_FAILED,
+        verdict.retry_after,
+    )
+    assert judged.retry is (BACKOFF if verdict.retry is NEVER else verdict.retry)
 
 
-@pytest.mark.parametrize(
-    ("message", "verdict"),
-    [
-        (
-            "ClientSecretCredential: AADSTS7000215: Invalid client secret provided.",
-            Verdict("stalled", "AzureAuthenticationFailed", SLOW),
-        ),
-        (
-            "AADSTS90002: Tenant 'contoso' not found.",
-            Verdict("stalled", "AzureAuthenticationFailed", SLOW),
-        ),
-        (
-            "Cannot connect to host login.microsoftonline.com:443",
-            Verdict("progressing", "AzureAuthenticationFailed", None),
-        ),
-        (
-            "DefaultAzureCredential failed to retrieve a token from the included credentials.",
-            Verdict("progressing", "AzureAuthenticationFailed", None),
-        ),
-        ("", Verdict("progressing", "AzureAuthenticationFailed", None)),
-    ],
-    ids=["bad-client-secret", "unknown-tenant", "authority-unreachable", "no-credential-yet", "empty"],
-)
-def test_a_token_failure_stalls_only_when_entra_refused(message: str, verdict: Verdict) -> None:
-    assert classify_credential_failure(message) == verdict
+def test_an_entra_refusal_stalls_a_delete_as_it_stalls_an_apply() -> None:
+    refusal = TokenRefused("AADSTS7000215: Invalid client secret provided.")
+    assert classify_delete(refusal).state == classify(refusal).state == "stalled"
 
 
 def test_every_reason_classify_produces_is_documented() -> None:
-    produced = {v.reason for _, _, v in CLASSIFY} | {classify_transport().reason}
-    assert produced <= set(BY_NAME)
+    produced = {v.reason for _, _, v in CASES}
+    assert produced <= set(reasons.REASONS)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "attempt", "jitter", "delay"),
+    [
+        (Verdict("stalled", R.AZURE_REJECTED, NEVER), 0, 0.0, None),
+        (Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, NOW), 5, 0.9, 0.0),
+        (Verdict("progressing", R.AZURE_AUTHENTICATION_FAILED, NOW, 3.0), 0, 0.0, 3.0),
+        (Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW), 0, 0.0, 300.0),
+        (Verdict("stalled", R.AZURE_AUTHORIZATION_FAILED, SLOW, 900.0), 0, 0.0, 900.0),
+        (Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF), 0, 0.0, 1.0),
+        (Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF), 0, 1.0, 2.0),
+        (Verdict("progressing", R.AZURE_UNAVAILABLE, BACKOFF), 3, 0.0, 8.0),
+        (Verdict("progressing", R.AZURE_THROTTLED, BACKOFF, 45.0), 0, 0.5, 45.0),
+        (Verdict("progressing", R.AZURE_THROTTLED, BACKOFF, 0.0), 0, 0.0, 1.0),
+    ],
+    ids=[
+        "on-change",
+        "now-is-zero-not-missing",
+        "now-honours-retry-after",
+        "slow",
+        "slow-honours-longer-retry-after",
+        "backoff-least-jitter",
+        "backoff-most-jitter",
+        "backoff-grows",
+        "retry-after-wins",
+        "retry-after-zero",
+    ],
+)
+def test_retry_delay(verdict: Verdict, attempt: int, jitter: float, delay: float | None) -> None:
+    assert retry_delay(verdict, attempt=attempt, jitter=jitter) == delay
 
 
 @pytest.mark.parametrize(

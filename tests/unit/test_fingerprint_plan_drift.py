@@ -22,7 +22,7 @@ from wsconn.core.credentials import FetchedSecret, resolve
 from wsconn.core.drift import credential_differences, differences
 from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id, subscription_of
-from wsconn.core.plan import Action, Applied, drift_due, jitter_factor, plan
+from wsconn.core.plan import drift_due, jitter_factor
 
 ID = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-ml"
@@ -202,31 +202,6 @@ def test_fingerprint_does_not_depend_on_secret_values(golden: Golden, api_versio
     # Same Secret names and resourceVersions, different values: a fingerprint derived from a value would differ.
     other = {name: {k: b"OTHER-" + v for k, v in data.items()} for name, data in golden.secrets.items()}
     assert _fingerprint_of(golden, api_version, other) == _fingerprint_of(golden, api_version, golden.secrets)
-
-
-# ---- plan --------------------------------------------------------------------------------------------------
-
-PLANS: list[tuple[str, str, Applied, bool, Action]] = [
-    # (id, desired, applied, drift due, action)
-    ("never-applied", "A", Applied(None, None, None), False, Action.PUT),
-    ("never-applied-drift-due", "A", Applied(None, None, None), True, Action.PUT),
-    ("changed", "B", Applied("A", None, None), False, Action.PUT),
-    ("changed-drift-due", "B", Applied("A", None, None), True, Action.PUT),
-    ("unchanged", "A", Applied("A", None, None), False, Action.NOOP),
-    ("unchanged-drift-due", "A", Applied("A", None, None), True, Action.CHECK),
-    ("rejected", "A", Applied(None, "A", None), False, Action.KEEP_REJECTED),
-    ("rejected-drift-due", "A", Applied(None, "A", None), True, Action.KEEP_REJECTED),
-    ("rejected-after-earlier-apply", "B", Applied("A", "B", None), True, Action.KEEP_REJECTED),
-    ("fixed-after-rejection", "C", Applied("A", "B", None), False, Action.PUT),
-    ("old-rejection-same-as-applied", "A", Applied("A", "B", None), False, Action.NOOP),
-]
-
-
-@pytest.mark.parametrize(
-    ("desired", "applied", "due", "action"), [p[1:] for p in PLANS], ids=[p[0] for p in PLANS]
-)
-def test_plan(desired: str, applied: Applied, due: bool, action: Action) -> None:
-    assert plan(desired=desired, applied=applied, drift_due=due) is action
 
 
 # ---- drift_due and jitter ----------------------------------------------------------------------------------

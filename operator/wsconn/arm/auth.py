@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import httpx
@@ -23,19 +23,20 @@ REFRESH_MARGIN = 300.0
 class BearerTokenAuth(httpx.Auth):
     """Adds `Authorization: Bearer <token>` for `scope`, from an async TokenCredential."""
 
-    def __init__(self, credential: Any, scope: str) -> None:
+    def __init__(self, credential: Any, scope: str, *, clock: Callable[[], float] = time.time) -> None:
         self._credential = credential
         self._scope = scope
+        self._clock = clock
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
 
     async def token(self, *, force: bool = False) -> str:
         """A valid access token, fetched or refreshed when needed."""
-        if not force and self._token and time.time() < self._expires_on - REFRESH_MARGIN:
+        if not force and self._token and self._clock() < self._expires_on - REFRESH_MARGIN:
             return self._token
         async with self._lock:
-            if not force and self._token and time.time() < self._expires_on - REFRESH_MARGIN:
+            if not force and self._token and self._clock() < self._expires_on - REFRESH_MARGIN:
                 return self._token
             from azure.core.exceptions import ClientAuthenticationError
 

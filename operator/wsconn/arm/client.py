@@ -2,19 +2,26 @@
 
 Works by resource ID and api-version. One pooled httpx.AsyncClient per process; every request carries a
 fresh `x-ms-client-request-id` and the reconcile's `x-ms-correlation-request-id`; every error is logged with
-ARM's `x-ms-request-id`. Requests take a token from the subscription's bucket first (throttle.py), and a
-bounded number of in-call retries cover transient failures (5xx, 408, 429 with a short Retry-After, dropped
-connections, timeouts). Anything longer is raised for the reconciler to reschedule: a handler never sleeps
-for minutes. Accepted status codes per operation are data, from the contract (CONNECTIONS.md §1).
+ARM's `x-ms-request-id`. Requests take a token from the subscription's bucket first (throttle.py), then one
+of the connection slots, shared fairly between subscriptions and workspaces (slots.py); a bounded number of
+in-call retries cover transient failures (5xx, 408, 429 with a short Retry-After, dropped connections).
+Anything longer is raised for the reconciler to reschedule: a handler never sleeps for minutes. Accepted
+status codes per operation are data, from the contract (CONNECTIONS.md §1).
+
+What ARM sends is not trusted blindly: each request has a total deadline, connect to last byte (an endpoint
+that trickles a byte every few seconds defeats an idle timeout), and an answer is read only up to
+`MAX_BODY`; a 2xx answer that is not a JSON object is refused. Those end the call at once, without in-call
+retries: the deadline was already spent, and a proxy's page or a runaway body will not change in a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import random
 import ssl
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,14 +29,23 @@ from typing import Any, Final
 
 import httpx
 
-from wsconn.arm.errors import ArmError, ArmTransportError, parse_error
+from wsconn.arm.errors import (
+    ArmDeadlineError,
+    ArmError,
+    ArmMalformedError,
+    ArmTransportError,
+    parse_error,
+    parse_retry_after,
+)
+from wsconn.arm.slots import FairSlots
 from wsconn.arm.throttle import OpClass, Throttle
-from wsconn.core.ids import subscription_of
+from wsconn.core.ids import scope_of
 
 log = logging.getLogger("wsconn.arm")
 
 USER_AGENT: Final = "wsconn-operator/0.1"
 GONE_CODES: Final = frozenset({"ResourceGroupNotFound", "ParentResourceNotFound"})
+MAX_BODY: Final = 4 * 1024 * 1024
 _RETRYABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 Observer = Callable[[str, int, float], None]
@@ -43,6 +59,30 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.5
     max_inline_wait: float = 10.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete answer, read within the deadline and the size cap."""
+
+    method: str
+    path: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def request_id(self) -> str:
+        """ARM's x-ms-request-id."""
+        return str(self.headers.get("x-ms-request-id", ""))
+
+    def describe(self, size: str = "") -> str:
+        """What came back, without the body (it may hold a credential); `size` replaces the body's length."""
+        kind = self.headers.get("content-type") or "no content type"
+        return (
+            f"{self.status} to {self.method} ({kind}, {size or f'{len(self.body)} bytes'}, "
+            f"x-ms-request-id {self.request_id or '-'})"
+        )
 
 
 def tls_context() -> ssl.SSLContext:
@@ -64,6 +104,7 @@ class ArmClient:
         retry: RetryPolicy | None = None,
         observer: Observer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
         if not endpoint.startswith("https://"):
             raise ValueError(f"ARM endpoint must use https, got {endpoint!r}")
@@ -71,15 +112,17 @@ class ArmClient:
             base_url=endpoint.rstrip("/"),
             auth=auth,
             verify=tls_context(),
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             headers={"User-Agent": USER_AGENT, "x-ms-return-client-request-id": "true"},
             transport=transport,
         )
         self._throttle = throttle
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = FairSlots(concurrency)
+        self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._observer = observer
+        self._max_body = max_body
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -89,56 +132,73 @@ class ArmClient:
         self, resource_id: str, api_version: str, body: dict[str, Any], *, correlation_id: str
     ) -> dict[str, Any]:
         """Create or replace (200; 201 tolerated as the generic RPC allows it)."""
-        response = await self._send(
+        answer = await self._send(
             "PUT", resource_id, api_version, "write", correlation_id=correlation_id, json=body
         )
-        return self._expect(response, {200, 201})
+        return self._expect(answer, {200, 201})
 
     async def get(self, resource_id: str, api_version: str, *, correlation_id: str) -> dict[str, Any] | None:
         """The connection without credentials; None when it does not exist (its workspace does)."""
-        response = await self._send("GET", resource_id, api_version, "read", correlation_id=correlation_id)
-        if response.status_code == 404:
-            error = parse_error(404, response.content, response.headers)
+        answer = await self._send("GET", resource_id, api_version, "read", correlation_id=correlation_id)
+        if answer.status == 404:
+            error = parse_error(404, answer.body, answer.headers)
             if error.code in GONE_CODES or error.code == "SubscriptionNotFound":
                 raise error
             return None
-        return self._expect(response, {200})
+        return self._expect(answer, {200})
 
     async def list_secrets(
         self, resource_id: str, api_version: str, *, correlation_id: str
     ) -> dict[str, Any]:
         """The connection with its credentials (a POST: ARM counts it as a write)."""
-        response = await self._send(
+        answer = await self._send(
             "POST", f"{resource_id}/listsecrets", api_version, "write", correlation_id=correlation_id
         )
-        return self._expect(response, {200})
+        return self._expect(answer, {200})
 
     async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int:
         """Delete; returns the status. 200, 204 and a 404 for the connection or its parents all mean gone."""
-        response = await self._send(
-            "DELETE", resource_id, api_version, "delete", correlation_id=correlation_id
-        )
-        if response.status_code in {200, 204}:
-            return response.status_code
-        if response.status_code == 404:
-            error = parse_error(404, response.content, response.headers)
+        answer = await self._send("DELETE", resource_id, api_version, "delete", correlation_id=correlation_id)
+        if answer.status in {200, 204}:
+            return answer.status
+        if answer.status == 404:
+            error = parse_error(404, answer.body, answer.headers)
             if error.code != "SubscriptionNotFound":
                 return 404
             raise error
-        raise self._error(response)
+        raise self._error(answer)
 
-    def _expect(self, response: httpx.Response, accepted: set[int]) -> dict[str, Any]:
-        if response.status_code not in accepted:
-            raise self._error(response)
-        data = response.json() if response.content else {}
-        return data if isinstance(data, dict) else {}
+    def _expect(self, answer: Answer, accepted: set[int]) -> dict[str, Any]:
+        if answer.status not in accepted:
+            raise self._error(answer)
+        if not answer.body:
+            return {}
+        try:
+            data = json.loads(answer.body)
+        except ValueError:
+            raise self._malformed(answer, "a body that is not JSON") from None
+        if not isinstance(data, dict):
+            raise self._malformed(answer, f"a JSON {type(data).__name__}, not an object")
+        return data
 
-    def _error(self, response: httpx.Response) -> ArmError:
-        error = parse_error(response.status_code, response.content, response.headers)
+    def _malformed(self, answer: Answer, what: str, size: str = "") -> ArmMalformedError:
+        log.warning(
+            "ARM %s %s answered %s with %s (x-ms-request-id %s)",
+            answer.method,
+            answer.path,
+            answer.status,
+            what,
+            answer.request_id,
+            extra={"arm_request_id": answer.request_id, "arm_status": answer.status},
+        )
+        return ArmMalformedError(f"Azure answered {answer.describe(size)} with {what}")
+
+    def _error(self, answer: Answer) -> ArmError:
+        error = parse_error(answer.status, answer.body, answer.headers)
         log.warning(
             "ARM %s %s answered %s %s (x-ms-request-id %s)",
-            response.request.method,
-            response.request.url.path,
+            answer.method,
+            answer.path,
             error.status,
             error.code,
             error.request_id,
@@ -155,8 +215,9 @@ class ArmClient:
         *,
         correlation_id: str,
         json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        subscription = subscription_of(path)
+    ) -> Answer:
+        subscription, workspace = scope_of(path)
+        slot = functools.partial(self._slots.slot, (subscription, workspace))
         inline_wait = 0.0
         for attempt in range(self._retry.attempts):
             client_request_id = str(uuid.uuid4())
@@ -164,7 +225,7 @@ class ArmClient:
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            async with self._throttle.admitted(subscription, op, self._slots) as waited:
+            async with self._throttle.admitted(subscription, op, slot) as waited:
                 inline_wait += waited
                 log.debug(
                     "ARM %s %s sending (client request id %s, attempt %d)",
@@ -173,29 +234,26 @@ class ArmClient:
                     client_request_id,
                     attempt + 1,
                 )
-                started = time.monotonic()
-                response = await self._exchange(method, path, api_version, headers=headers, json=json)
-            if isinstance(response, httpx.TransportError):
-                self._observe(method, 0, started)
+                answer = await self._exchange(method, path, api_version, headers=headers, json=json)
+            if isinstance(answer, httpx.TransportError):
                 log.warning(
                     "ARM %s %s failed: %s (client request id %s, attempt %d)",
                     method,
                     path,
-                    type(response).__name__,
+                    type(answer).__name__,
                     client_request_id,
                     attempt + 1,
                 )
                 if attempt + 1 == self._retry.attempts:
                     raise ArmTransportError(
-                        f"{method} failed without an answer: {type(response).__name__}"
+                        f"{method} failed without an answer: {type(answer).__name__}"
                     ) from None
                 delay = self._delay(attempt, None)
             else:
-                self._observe(method, response.status_code, started)
-                if response.status_code not in _RETRYABLE_STATUS:
-                    return response
-                retry_after = parse_error(response.status_code, b"", response.headers).retry_after
-                if response.status_code == 429 and retry_after:
+                if answer.status not in _RETRYABLE_STATUS:
+                    return answer
+                retry_after = parse_retry_after(answer.headers.get("retry-after"))
+                if answer.status == 429 and retry_after:
                     # Every 429 backs off every worker, also one whose caller is not retried here.
                     self._throttle.bucket(subscription, op).drain(retry_after)
                     log.info(
@@ -204,20 +262,20 @@ class ArmClient:
                         path,
                         op,
                         retry_after,
-                        response.headers.get("x-ms-request-id", ""),
+                        answer.request_id,
                     )
                 if attempt + 1 == self._retry.attempts:
-                    return response
+                    return answer
                 delay = self._delay(attempt, retry_after)
                 if inline_wait + delay > self._retry.max_inline_wait:
-                    return response
+                    return answer
                 log.info(
                     "ARM %s %s answered %s; retrying in %.1fs (x-ms-request-id %s)",
                     method,
                     path,
-                    response.status_code,
+                    answer.status,
                     delay,
-                    response.headers.get("x-ms-request-id", ""),
+                    answer.request_id,
                 )
             inline_wait += delay
             await asyncio.sleep(delay)
@@ -225,14 +283,54 @@ class ArmClient:
 
     async def _exchange(
         self, method: str, path: str, api_version: str, *, headers: dict[str, str], json: Any
-    ) -> httpx.Response | httpx.TransportError:
-        """One request and its answer, or the transport error that stands in for one."""
+    ) -> Answer | httpx.TransportError:
+        """One request and its whole answer within the deadline, or the transport error that stands in for
+        one; raises when the deadline passes or the answer is too large."""
+        request = self._http.build_request(
+            method, path, params={"api-version": api_version}, json=json, headers=headers
+        )
+        started = asyncio.get_running_loop().time()
+        status = 0
         try:
-            return await self._http.request(
-                method, path, params={"api-version": api_version}, json=json, headers=headers
-            )
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.send(request, stream=True)
+                status = response.status_code
+                try:
+                    body = await self._read(method, path, response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            status = 0  # headers without the whole body are no answer
+            log.warning("ARM %s %s: no complete answer within %gs", method, path, self._timeout)
+            raise ArmDeadlineError(
+                f"{method} got no complete answer within the {self._timeout:g}s deadline per request "
+                "(--arm-timeout)"
+            ) from None
         except httpx.TransportError as exc:
             return exc
+        finally:
+            self._observe(method, status, started)
+        return Answer(method, path, status, response.headers, body)
+
+    async def _read(self, method: str, path: str, response: httpx.Response) -> bytes:
+        """The body, up to the cap: a larger one is dropped unread, so it never fills the process's memory."""
+        declared = response.headers.get("content-length", "")
+        too_large = declared.isdigit() and int(declared) > self._max_body
+        chunks: list[bytes] = []
+        size = 0
+        if not too_large:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_body:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+        if too_large:
+            answer = Answer(method, path, response.status_code, response.headers, b"")
+            seen = f"{declared} bytes declared" if declared.isdigit() else f"over {self._max_body} bytes"
+            cap = f"a body larger than the {self._max_body // 1024 // 1024} MiB cap, dropped unread"
+            raise self._malformed(answer, cap, seen)
+        return b"".join(chunks)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = self._retry.base_delay * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
@@ -240,4 +338,4 @@ class ArmClient:
 
     def _observe(self, method: str, status: int, started: float) -> None:
         if self._observer is not None:
-            self._observer(method, status, time.monotonic() - started)
+            self._observer(method, status, asyncio.get_running_loop().time() - started)

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
 OpClass = Literal["read", "write", "delete"]
+
+
+def loop_time() -> float:
+    """The running event loop's clock (monotonic; virtual under a test's fake-time loop)."""
+    return asyncio.get_running_loop().time()
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class TokenBucket:
     """A token bucket that hands out reservations; tokens may go negative (the debt is the queue)."""
 
     spec: BucketSpec
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = field(default_factory=lambda: loop_time)
     tokens: float = field(init=False)
     stamp: float = field(init=False)
     drains: int = field(init=False, default=0)
@@ -77,7 +82,7 @@ class Throttle:
     """Buckets per (subscription, operation class), created on first use."""
 
     limits: Limits = field(default_factory=Limits)
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = field(default_factory=lambda: loop_time)
     _buckets: dict[tuple[str, OpClass], TokenBucket] = field(default_factory=dict)
 
     def bucket(self, subscription: str, op: OpClass) -> TokenBucket:
@@ -87,16 +92,14 @@ class Throttle:
             self._buckets[key] = TokenBucket(self.limits.for_class(op), self.clock)
         return self._buckets[key]
 
-    async def acquire(self, subscription: str, op: OpClass) -> float:
-        """Wait for a token; returns the seconds waited."""
-        async with self.admitted(subscription, op) as waited:
-            return waited
-
     @contextlib.asynccontextmanager
     async def admitted(
-        self, subscription: str, op: OpClass, slots: asyncio.Semaphore | None = None
+        self,
+        subscription: str,
+        op: OpClass,
+        slot: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> AsyncIterator[float]:
-        """A token, then one of `slots` when given, held for the block; yields the seconds waited for tokens.
+        """A token, then a `slot()` when given, held for the block; yields the seconds waited for tokens.
 
         A reservation handed out before a 429 would fire inside ARM's Retry-After window; so a caller whose
         wait for its token or for a slot spanned a drain queues again behind it instead of sending.
@@ -109,7 +112,7 @@ class Throttle:
             if delay > 0:
                 await asyncio.sleep(delay)
                 waited += delay
-            async with slots or contextlib.nullcontext():
+            async with slot() if slot is not None else contextlib.nullcontext():
                 if bucket.drains == drains:
                     yield waited
                     return

@@ -7,14 +7,19 @@ a condition's status flips, as in cluster-api's setter; Ready comes first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from wsconn.api.crd import CONDITION_TYPES
+from wsconn.api.status import Condition
+from wsconn.core import reasons
+from wsconn.core.reasons import Reason
 
 State = Literal["ready", "progressing", "stalled"]
 MAX_MESSAGE = 1024
+REJECTED_MESSAGE = "Azure rejected this spec; it is not sent again until the spec or a Secret it uses changes"
 
 
 @dataclass(frozen=True)
@@ -22,47 +27,54 @@ class Outcome:
     """How a reconcile ended: the state and a stable reason (docs/reasons.md) with a message for people."""
 
     state: State
-    reason: str
+    reason: Reason
     message: str
 
 
 def build_conditions(
-    outcome: Outcome, *, generation: int, previous: Sequence[Mapping[str, Any]], now: str
-) -> list[dict[str, Any]]:
-    """The full conditions list for `outcome`, keeping transition times of unchanged statuses."""
+    outcome: Outcome, *, generation: int, previous: Sequence[Condition], now: dt.datetime
+) -> tuple[Condition, ...]:
+    """The full conditions for `outcome`, keeping transition times of unchanged statuses."""
     wanted = {
         "Ready": outcome.state == "ready",
         "Reconciling": outcome.state == "progressing",
         "Stalled": outcome.state == "stalled",
     }
-    before = {c.get("type"): c for c in previous}
+    before = {c.type: c for c in previous}
     message = (
         outcome.message if len(outcome.message) <= MAX_MESSAGE else outcome.message[: MAX_MESSAGE - 3] + "..."
     )
     out = []
     for ctype in CONDITION_TYPES:
-        status = "True" if wanted[ctype] else "False"
+        status: Literal["True", "False"] = "True" if wanted[ctype] else "False"
         old = before.get(ctype)
-        since = old.get("lastTransitionTime") if old and old.get("status") == status else None
+        since = old.last_transition_time if old and old.status == status else None
         out.append(
-            {
-                "type": ctype,
-                "status": status,
-                "reason": outcome.reason,
-                "message": message,
-                "observedGeneration": generation,
-                "lastTransitionTime": since or now,
-            }
+            Condition(
+                type=ctype,
+                status=status,
+                reason=outcome.reason.name,
+                message=message,
+                observed_generation=generation,
+                last_transition_time=since or now,
+            )
         )
-    return out
+    return tuple(out)
 
 
-def ready_condition(conditions: Sequence[Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
-    """The Ready condition, if any."""
-    return next((c for c in conditions or () if c.get("type") == "Ready"), None)
+def ready_changed(previous: Condition | None, outcome: Outcome) -> bool:
+    """Whether `outcome` changes the Ready condition's status or reason (worth an Event)."""
+    if previous is None:
+        return True
+    return (previous.status, previous.reason) != (
+        "True" if outcome.state == "ready" else "False",
+        outcome.reason.name,
+    )
 
 
-def is_ready(status: Mapping[str, Any] | None, generation: int) -> bool:
-    """Whether the object is Ready for its current generation."""
-    ready = ready_condition((status or {}).get("conditions"))
-    return bool(ready and ready.get("status") == "True" and ready.get("observedGeneration") == generation)
+def kept_rejection(previous: Condition | None) -> Outcome:
+    """The outcome of a pass that keeps a rejected spec back: Azure's own words while the conditions still
+    hold them, else a fixed message (a transient failure in between may have replaced them)."""
+    if previous is not None and previous.reason == reasons.AZURE_REJECTED.name and previous.message:
+        return Outcome("stalled", reasons.AZURE_REJECTED, previous.message)
+    return Outcome("stalled", reasons.AZURE_REJECTED, REJECTED_MESSAGE)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from wsconn.api.authtypes import CUSTOM_KEYS_FIELD
 from wsconn.api.spec import ConnectionSpec, LiteralValue, SecretKeyRef
+from wsconn.core import reasons
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def resolve(spec: ConnectionSpec, fetched: Mapping[str, FetchedSecret | None]) -
         found = fetched.get(name)
         if found is None:
             raise CredentialError(
-                "SecretNotFound", path, f"Secret {name!r} not found in the resource's namespace"
+                reasons.SECRET_NOT_FOUND.name, path, f"Secret {name!r} not found in the resource's namespace"
             )
         versions[name] = found.resource_version
         return found
@@ -66,7 +67,9 @@ def resolve(spec: ConnectionSpec, fetched: Mapping[str, FetchedSecret | None]) -
         path = f"credentials.{CUSTOM_KEYS_FIELD}.secretRef"
         found = secret(spec.custom_keys_secret, path)
         if not found.data:
-            raise CredentialError("SecretKeyNotFound", path, f"Secret {found.name!r} has no data keys")
+            raise CredentialError(
+                reasons.SECRET_KEY_NOT_FOUND.name, path, f"Secret {found.name!r} has no data keys"
+            )
         custom = {key: _decode(found, SecretKeyRef(found.name, key), path) for key in sorted(found.data)}
     return Resolved(values=values, custom_keys=custom, versions=versions)
 
@@ -74,12 +77,18 @@ def resolve(spec: ConnectionSpec, fetched: Mapping[str, FetchedSecret | None]) -
 def _decode(found: FetchedSecret, ref: SecretKeyRef, path: str) -> str:
     raw = found.data.get(ref.key)
     if raw is None:
-        raise CredentialError("SecretKeyNotFound", path, f"Secret {ref.name!r} has no key {ref.key!r}")
+        raise CredentialError(
+            reasons.SECRET_KEY_NOT_FOUND.name, path, f"Secret {ref.name!r} has no key {ref.key!r}"
+        )
     if not raw.strip():
-        raise CredentialError("SecretValueEmpty", path, f"key {ref.key!r} of Secret {ref.name!r} is empty")
+        raise CredentialError(
+            reasons.SECRET_VALUE_EMPTY.name, path, f"key {ref.key!r} of Secret {ref.name!r} is empty"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CredentialError(
-            "SecretValueInvalid", path, f"key {ref.key!r} of Secret {ref.name!r} is not UTF-8 text"
+            reasons.SECRET_VALUE_INVALID.name,
+            path,
+            f"key {ref.key!r} of Secret {ref.name!r} is not UTF-8 text",
         ) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from wsconn.api.spec import ConnectionSpec
 
 PROVIDER = "Microsoft.MachineLearningServices"
-RESOURCE_TYPE = f"{PROVIDER}/workspaces/connections"
 
 
 def connection_id(spec: ConnectionSpec) -> str:
@@ -19,8 +18,19 @@ def connection_id(spec: ConnectionSpec) -> str:
 
 def subscription_of(resource_id: str) -> str:
     """The subscription segment of an ARM ID ('' when there is none)."""
+    return _segment(resource_id, "subscriptions")
+
+
+def scope_of(resource_id: str) -> tuple[str, str]:
+    """Where a connection lives, for sharing out ARM slots: (subscription, resource group/workspace), lower
+    case as ARM compares them ('' for a part the ID lacks)."""
+    workspace = f"{_segment(resource_id, 'resourceGroups')}/{_segment(resource_id, 'workspaces')}"
+    return subscription_of(resource_id).lower(), workspace.lower()
+
+
+def _segment(resource_id: str, name: str) -> str:
     parts = resource_id.split("/")
     for i, part in enumerate(parts[:-1]):
-        if part.lower() == "subscriptions":
+        if part.lower() == name.lower():
             return parts[i + 1]
     return ""

@@ -1,26 +1,48 @@
-"""What one reconcile pass should do, decided from plain data (no I/O).
+"""What a pass should do, decided from plain data (no I/O): the shell looks the decision up in a table of
+action functions, as Azure Service Operator's generic reconciler does with DetermineCreateOrUpdateAction.
 
-`Put` when the desired fingerprint differs from the applied one; `Check` (GET, maybe re-PUT) when the
-fingerprint matches but the drift check is due; `Noop` otherwise. A fingerprint Azure already refused is
-never sent again: only a change of the spec or a Secret (a new fingerprint) does that, so a rejected resource
-costs no ARM writes on resync or restart.
+Apply: `CREATE` when nothing was applied yet, `UPDATE` when the desired fingerprint differs from the applied
+one, `CHECK` (GET, maybe re-PUT) when it matches but the drift check is due, `NOOP` otherwise. A fingerprint
+Azure refused is never sent again (`KEEP_REJECTED`): only a change of the spec or a Secret (a new fingerprint)
+does that, so a rejected resource costs no ARM writes on resync or restart.
+
+Delete: `DELETE` in Azure, `ORPHAN` (leave it, by policy) or `FORGET` (nothing was ever identified there).
+
+Answers: what a drift check found (`after_check`), and whether a PUT's answer is the connection that was
+written (`contradictions`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from typing import Any
+
+from wsconn.core.drift import credential_differences, differences
+
+# The fields that say which connection a PUT's answer describes.
+_IDENTITY = ("authType", "category", "target")
 
 
-class Action(Enum):
-    """The decision."""
+class Action(enum.Enum):
+    """The decision for an apply pass."""
 
-    PUT = "put"
+    CREATE = "create"
+    UPDATE = "update"
     CHECK = "check"
     NOOP = "noop"
     KEEP_REJECTED = "keep-rejected"
+
+
+class DeleteAction(enum.Enum):
+    """The decision for a delete pass."""
+
+    DELETE = "delete"
+    ORPHAN = "orphan"
+    FORGET = "forget"
 
 
 @dataclass(frozen=True)
@@ -29,16 +51,65 @@ class Applied:
 
     fingerprint: str | None
     rejected_fingerprint: str | None
-    last_checked: dt.datetime | None
 
 
 def plan(*, desired: str, applied: Applied, drift_due: bool) -> Action:
-    """Decide the action for a pass."""
+    """Decide the action for an apply pass."""
     if desired == applied.rejected_fingerprint:
         return Action.KEEP_REJECTED
+    if applied.fingerprint is None:
+        return Action.CREATE
     if desired != applied.fingerprint:
-        return Action.PUT
+        return Action.UPDATE
     return Action.CHECK if drift_due else Action.NOOP
+
+
+def plan_delete(*, policy: str, target: str | None) -> DeleteAction:
+    """Decide the action for a delete pass (`target`: the connection's ARM ID, when one is known)."""
+    if policy == "Orphan":
+        return DeleteAction.ORPHAN
+    return DeleteAction.FORGET if target is None else DeleteAction.DELETE
+
+
+def after_check(
+    *,
+    observed: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    credentials: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None,
+) -> str | None:
+    """Why a checked connection must be re-applied, or None when it matches.
+
+    `observed` is GET's answer (None: the connection is missing); `credentials`, for the opt-in deep check, the
+    credentials sent and those `listsecrets` returned. Values are compared, never returned.
+    """
+    if observed is None:
+        return "the connection is missing in Azure"
+    changed = differences(desired, observed.get("properties") or {})
+    if changed:
+        return f"fields changed in Azure: {', '.join(changed)}"
+    if credentials is not None:
+        creds = credential_differences(*credentials)
+        if creds:
+            return f"credentials changed in Azure: {', '.join(creds)}"
+    return None
+
+
+def contradictions(*, resource_id: str, desired: Mapping[str, Any], answer: Mapping[str, Any]) -> list[str]:
+    """What in a PUT's 2xx answer says another connection was written: the ID or name it gives, or the
+    authType, category or target it reports with another value. Fields the answer leaves out are not
+    contradictions (ARM never echoes some, as the recordings show), and the other fields are drift's business
+    (the service adds metadata keys, for one); names and IDs compare case-insensitively, as ARM's do."""
+    found = []
+    answered_id = answer.get("id")
+    if isinstance(answered_id, str) and answered_id.lower() != resource_id.lower():
+        found.append("id")
+    answered_name = answer.get("name")
+    if isinstance(answered_name, str) and answered_name.lower() != resource_id.rsplit("/", 1)[-1].lower():
+        found.append("name")
+    props = answer.get("properties")
+    if isinstance(props, Mapping):
+        found += differences({k: desired[k] for k in _IDENTITY if k in desired and k in props}, props)
+    return found
 
 
 def drift_due(

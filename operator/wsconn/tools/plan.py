@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 from wsconn.api.spec import ConnectionSpec, parse_spec
 from wsconn.arm.client import ArmClient
-from wsconn.arm.errors import ArmCredentialError, ArmError, ArmTransportError
+from wsconn.arm.errors import ArmFailure
 from wsconn.core import classify
 from wsconn.core.bodies import desired_properties
 from wsconn.core.drift import differences
@@ -153,13 +153,8 @@ async def _one(arm: ArmClient, target: _Target) -> Entry:
     )
     try:
         observed = await arm.get(rid, spec.api_version, correlation_id=str(uuid.uuid4()))
-    except ArmError as exc:
-        reason = classify.classify_status(exc.status, exc.code).reason
-        return _with(base, "cannot tell", f"{reason}: Azure answered {exc.status} {exc.code}: {exc.message}")
-    except ArmTransportError as exc:
-        return _with(base, "cannot tell", f"AzureUnavailable: {exc}")
-    except ArmCredentialError as exc:
-        return _with(base, "cannot tell", f"AzureAuthenticationFailed: no Azure token: {exc}")
+    except ArmFailure as exc:
+        return _with(base, "cannot tell", f"{classify.classify(exc.fault).reason}: {exc.describe()}")
     if observed is None:
         return _with(
             base, "create", f"{spec.connection_name} does not exist in workspace {spec.workspace.name}"

@@ -1,0 +1,258 @@
+"""The apply pass: read the spec and its Secrets, decide with the pure core, act on ARM, report.
+
+`ApplyPass.run` prepares (spec, credentials, body, fingerprint), asks `core.plan` for an action and calls
+the action's function from `ACTIONS`; every failure on the way is an exception whose `fault` the one
+classifier judges. Secret values exist only inside a pass: in `Resolved`, in the body handed to the ARM
+client, and in the list used to scrub them out of any message ARM sends back.
+
+A write that ARM keeps waiting (for a share of the connections, the rate limit, or its answer) for longer
+than `applying_after` is reported while it waits, when the status still says Ready: Reconciling, reason
+Applying. That costs one status write, and only for a slow write, so a fast pass and a pass at rest write
+nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Final
+
+from wsconn.api import status as status_model
+from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
+from wsconn.arm.errors import ArmFailure, ArmMalformedError
+from wsconn.core import classify, reasons
+from wsconn.core.bodies import build_body, desired_properties, public_body
+from wsconn.core.conditions import Outcome, kept_rejection
+from wsconn.core.credentials import CredentialError, Resolved, resolve
+from wsconn.core.fingerprint import carried_over, fingerprint
+from wsconn.core.ids import connection_id
+from wsconn.core.plan import Action, Applied, after_check, contradictions, drift_due, plan
+from wsconn.core.schema import BodyInvalidError, validate_body
+from wsconn.kube.secrets import SecretReadError
+from wsconn.logs import Log
+from wsconn.reconciler.model import Arm, Event, ReconcileConfig, Result, Secrets, StatusWriter
+from wsconn.reconciler.passing import Pass
+
+READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the spec"
+APPLYING_MESSAGE: Final = "writing connection {name} to Azure (api-version {version}): waiting for ARM"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What a pass acts through, and the settings it follows."""
+
+    arm: Arm
+    secrets: Secrets
+    status_writer: StatusWriter
+    config: ReconcileConfig
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a pass decides and writes with."""
+
+    spec: ConnectionSpec
+    resolved: Resolved
+    resource_id: str
+    body: dict[str, Any]
+    desired: str
+
+
+class ApplyPass:
+    """One level-based apply pass."""
+
+    def __init__(self, ports: Ports, state: Pass, *, log: Log, correlation_id: str) -> None:
+        self._ports = ports
+        self._p = state
+        self._log = log
+        self._correlation_id = correlation_id
+
+    async def run(self) -> Result:
+        """Prepare, plan, act; a fault ends the pass with its classified verdict."""
+        prepared = await self._prepare()
+        if isinstance(prepared, Result):
+            return prepared
+        action = plan(
+            desired=prepared.desired,
+            applied=Applied(self._p.status.applied_fingerprint, self._p.status.rejected_fingerprint),
+            drift_due=drift_due(
+                last_checked=self._p.status.last_checked_time,
+                now=self._p.now,
+                interval=self._ports.config.drift_interval,
+                jitter=self._ports.config.drift_jitter,
+                key=self._p.obj.uid,
+            ),
+        )
+        try:
+            return await ACTIONS[action](self, prepared)
+        except ArmFailure as exc:
+            verdict = classify.classify(exc.fault)
+            if action in (Action.CREATE, Action.UPDATE) and verdict.retry is classify.Retry.ON_CHANGE:
+                self._p.status = self._p.status.replace(rejected_fingerprint=prepared.desired)
+            return self._p.failed(verdict, exc.describe())
+
+    async def _prepare(self) -> Prepared | Result:
+        """Spec, credentials, body and fingerprint; or the Result that ends the pass early."""
+        p = self._p
+        try:
+            spec = parse_spec(
+                p.obj.spec,
+                metadata_name=p.obj.name,
+                default_api_version=self._ports.config.default_api_version,
+            )
+        except InvalidSpecError as exc:
+            self._log.warning("invalid spec: %s", exc)
+            return p.finish(Outcome("stalled", reasons.INVALID_SPEC, str(exc)))
+        resource_id = connection_id(spec)
+        p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
+        try:
+            fetched = await self._ports.secrets.fetch(p.obj.ref.secrets(spec.secret_names()))
+            resolved = resolve(spec, {ref.name: found for ref, found in fetched.items()})
+        except SecretReadError as exc:
+            return p.failed(classify.classify(exc.fault), str(exc))
+        except CredentialError as exc:
+            self._log.warning("credentials unavailable: %s", exc)
+            return p.finish(Outcome("stalled", reasons.BY_NAME[exc.reason], str(exc)))
+        p.secret_values = _secret_values(spec, resolved)
+        body = build_body(spec, resolved.values, resolved.custom_keys)
+        try:
+            validate_body(body, spec.api_version)
+        except BodyInvalidError as exc:
+            message = f"the ARM request body would be invalid: {exc.in_spec_terms()}"
+            return p.finish(Outcome("stalled", reasons.INVALID_SPEC, message))
+        public = public_body(spec)
+        desired = fingerprint(
+            resource_id=resource_id,
+            api_version=spec.api_version,
+            public_body=public,
+            secret_versions=resolved.versions,
+        )
+        applied_version = p.start.azure_api_version
+        if carried_over(
+            p.status.applied_fingerprint,
+            desired=desired,
+            resource_id=resource_id,
+            public_body=public,
+            secret_versions=resolved.versions,
+            applied_api_version=applied_version,
+        ):
+            self._log.info(
+                "same body as applied with api-version %s: now %s, nothing to write",
+                applied_version,
+                spec.api_version,
+            )
+            p.status = p.status.replace(applied_fingerprint=desired)
+        return Prepared(spec, resolved, resource_id, body, desired)
+
+    async def _noop(self, prepared: Prepared) -> Result:
+        return self._p.finish(_ready(prepared.spec))
+
+    async def _keep_rejected(self, prepared: Prepared) -> Result:
+        return self._p.finish(kept_rejection(self._p.start.ready))
+
+    async def _write(self, prepared: Prepared) -> Result:
+        """PUT the body; accept the answer only if it is the connection that was written."""
+        spec, p = prepared.spec, self._p
+        answer = await self._reporting_wait(
+            self._ports.arm.put(
+                prepared.resource_id, spec.api_version, prepared.body, correlation_id=self._correlation_id
+            ),
+            spec,
+        )
+        wrong = contradictions(
+            resource_id=prepared.resource_id, desired=desired_properties(spec), answer=answer
+        )
+        if wrong:
+            raise ArmMalformedError(
+                f"Azure answered the PUT with a connection that differs from the one written in: "
+                f"{', '.join(wrong)}"
+            )
+        self._log.info("applied connection %s (api-version %s)", prepared.resource_id, spec.api_version)
+        p.events.append(
+            Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
+        )
+        group = (answer.get("properties") or {}).get("group")
+        p.status = p.status.replace(
+            applied_fingerprint=prepared.desired,
+            rejected_fingerprint=None,
+            secret_versions=dict(prepared.resolved.versions),
+            last_applied_time=p.now,
+            last_checked_time=p.now,
+            group=group if isinstance(group, str) and group else p.status.group,
+        )
+        return p.finish(_ready(spec))
+
+    async def _check(self, prepared: Prepared) -> Result:
+        """GET (and, when asked, listsecrets): record a clean check, or re-apply what drifted."""
+        spec, p, arm = prepared.spec, self._p, self._ports.arm
+        observed = await arm.get(prepared.resource_id, spec.api_version, correlation_id=self._correlation_id)
+        desired = desired_properties(spec)
+        why = after_check(observed=observed, desired=desired)
+        sent = prepared.body["properties"].get("credentials")
+        if why is None and self._ports.config.deep_drift_check and sent is not None:
+            listed = await arm.list_secrets(
+                prepared.resource_id, spec.api_version, correlation_id=self._correlation_id
+            )
+            listed_creds = (listed.get("properties") or {}).get("credentials")
+            why = after_check(observed=observed, desired=desired, credentials=(sent, listed_creds))
+        if why is not None:
+            self._log.info("re-applying: %s", why)
+            p.events.append(Event("Normal", "DriftCorrected", why))
+            return await self._write(prepared)
+        group = ((observed or {}).get("properties") or {}).get("group")
+        p.status = p.status.replace(
+            last_checked_time=p.now, group=group if isinstance(group, str) and group else p.status.group
+        )
+        return p.finish(_ready(spec))
+
+    async def _reporting_wait(
+        self, write: Coroutine[Any, Any, dict[str, Any]], spec: ConnectionSpec
+    ) -> dict[str, Any]:
+        """Await a write; if it is kept waiting while status still claims Ready, say so in status first."""
+        task = asyncio.ensure_future(write)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._ports.config.applying_after)
+            ready = self._p.start.ready
+            if not done and ready is not None and ready.status == "True":
+                await self._report_applying(spec)
+            return await task
+        except BaseException:
+            task.cancel()
+            raise
+
+    async def _report_applying(self, spec: ConnectionSpec) -> None:
+        p = self._p
+        message = APPLYING_MESSAGE.format(name=spec.connection_name, version=spec.api_version)
+        interim = p.conditions_for(Outcome("progressing", reasons.APPLYING, message))
+        change = status_model.patch(p.base, interim)
+        try:
+            await self._ports.status_writer.patch_status(p.obj.ref, change)
+        except Exception as exc:  # best effort: the pass's own result follows anyway
+            self._log.warning("could not report the pending write in status: %s", exc)
+            return
+        p.status = interim
+        p.wrote(interim.to_raw())
+
+
+ACTIONS: Final[dict[Action, Callable[[ApplyPass, Prepared], Awaitable[Result]]]] = {
+    Action.CREATE: ApplyPass._write,
+    Action.UPDATE: ApplyPass._write,
+    Action.CHECK: ApplyPass._check,
+    Action.NOOP: ApplyPass._noop,
+    Action.KEEP_REJECTED: ApplyPass._keep_rejected,
+}
+
+
+def _ready(spec: ConnectionSpec) -> Outcome:
+    return Outcome(
+        "ready",
+        reasons.SUCCEEDED,
+        READY_MESSAGE.format(name=spec.connection_name, workspace=spec.workspace.name),
+    )
+
+
+def _secret_values(spec: ConnectionSpec, resolved: Resolved) -> list[str]:
+    literal = {name for name, source in spec.credentials if isinstance(source, LiteralValue)}
+    values = [v for name, v in resolved.values.items() if name not in literal]
+    return values + list((resolved.custom_keys or {}).values())

@@ -1,0 +1,381 @@
+"""handlers.py: the Kopf wiring, called as Kopf calls it (the registered functions, Kopf's Body and Patch, its
+event queue), with the real Reconciler over in-memory ports (tests/unit/fakes.py). What Kopf itself does
+with a handler's outcome (patching, retrying, timers) is Kopf's, and covered by the e2e tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import kopf
+import pytest
+from kopf._core.engines import posting
+
+from tests.unit.fakes import NOW, Shell, apikey_spec, view
+from tests.unit.virtual import run
+from wsconn import handlers
+from wsconn.api.references import ObjectRef, SecretRef
+from wsconn.arm.errors import ArmError
+from wsconn.reconciler import ObjectView
+from wsconn.settings import Settings
+
+LOG = logging.getLogger("test")
+
+
+class Stopped:
+    """Kopf's `stopped` flag for a timer."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+class Wiring:
+    """The registered handlers, a memo holding a Reconciler over fakes, and Kopf's event queue."""
+
+    def __init__(self, shell: Shell | None = None, **settings: Any) -> None:
+        self.shell = shell or Shell()
+        self.registry = kopf.OperatorRegistry()
+        self.built: list[kopf.Memo] = []
+        self.triggered: list[tuple[ObjectRef, str]] = []
+        self.shut_down = False
+
+        async def build(_: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+            memo.reconciler = self.shell.reconciler
+            memo.trigger = self.trigger
+
+            async def shutdown() -> None:
+                self.shut_down = True
+
+            memo.shutdown = shutdown
+            self.built.append(memo)
+
+        self.serving = handlers.register(self.registry, Settings(**settings), build)
+        self.memo = kopf.Memo(reconciler=self.shell.reconciler, trigger=self.trigger)
+        self.events: asyncio.Queue[Any] | None = None
+
+    async def trigger(self, ref: ObjectRef, marker: str) -> None:
+        self.triggered.append((ref, marker))
+
+    def handler(self, handler_id: str, kind: str = "changing") -> Callable[..., Any]:
+        registry: Any = {
+            "changing": self.registry._changing,
+            "spawning": self.registry._spawning,
+            "watching": self.registry._watching,
+            "indexing": self.registry._indexing,
+            "activities": self.registry._activities,
+        }[kind]
+        found: Callable[..., Any] = next(
+            h.fn for h in registry.get_all_handlers() if str(h.id).startswith(handler_id)
+        )
+        return found
+
+    async def call(self, handler_id: str, kind: str = "changing", **kwargs: Any) -> Any:
+        self.events = asyncio.Queue()
+        posting.settings_var.set(kopf.OperatorSettings())
+        posting.event_queue_var.set(self.events)
+        posting.event_queue_loop_var.set(asyncio.get_running_loop())
+        result = self.handler(handler_id, kind)(memo=self.memo, logger=LOG, **kwargs)
+        return await result if asyncio.iscoroutine(result) else result
+
+    def posted(self) -> list[tuple[str, str]]:
+        assert self.events is not None
+        out = []
+        while not self.events.empty():
+            event = self.events.get_nowait()
+            out.append((event.type, event.reason))
+        return out
+
+
+def body(obj: ObjectView, **meta: Any) -> kopf.Body:
+    raw: Any = {
+        "apiVersion": "azureml.dev/v1alpha1",
+        "kind": "WorkspaceConnection",
+        "metadata": {
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "uid": obj.uid,
+            "generation": obj.generation,
+            **meta,
+        },
+        "spec": dict(obj.spec),
+        "status": dict(obj.status),
+    }
+    return kopf.Body(raw)
+
+
+def in_loop(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return run(scenario())
+
+
+# ---- reconcile ------------------------------------------------------------------------------------------------
+
+
+def test_reconcile_patches_status_posts_events_and_counts() -> None:
+    wiring = Wiring()
+    patch = kopf.Patch()
+
+    async def scenario() -> list[tuple[str, str]]:
+        await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
+        return wiring.posted()
+
+    assert in_loop(scenario) == [("Normal", "Applied"), ("Normal", "Succeeded")]
+    assert patch["status"]["appliedFingerprint"].startswith("sha256:")
+    assert wiring.shell.arm.methods() == ["PUT"]
+
+
+def test_reconcile_hands_a_transient_failure_to_kopfs_retry() -> None:
+    wiring = Wiring()
+    wiring.shell.arm.failures["PUT"] = [ArmError(503, "ServiceUnavailable", "busy", "rid", 12.0)]
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
+
+    with pytest.raises(kopf.TemporaryError) as retry:
+        in_loop(scenario)
+    assert retry.value.delay == 12.0
+    ready = next(c for c in patch["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "AzureUnavailable"
+
+
+def test_reconcile_after_shutdown_does_nothing() -> None:
+    wiring = Wiring()
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.shell.reconciler.close(grace=0)
+        await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
+
+    in_loop(scenario)
+    assert patch == {}
+    assert wiring.shell.arm.calls == []
+
+
+# ---- drift timer ----------------------------------------------------------------------------------------------
+
+
+def applied_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
+    first = run(wiring.shell.reconciler.reconcile(view(), log=LOG))
+    obj = view(status=first.status.to_raw())
+    return obj, body(obj)
+
+
+def test_the_timer_checks_only_when_due() -> None:
+    wiring = Wiring()
+    _, current = applied_body(wiring)
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
+
+    in_loop(scenario)
+    assert wiring.shell.arm.methods() == ["PUT"]
+    wiring.shell.now = NOW.replace(hour=12)
+    in_loop(scenario)
+    assert wiring.shell.arm.methods() == ["PUT", "GET"]
+    assert set(patch["status"]) == {"lastCheckedTime"}
+
+
+def test_a_failed_check_is_handed_to_the_change_handler() -> None:
+    wiring = Wiring()
+    _, current = applied_body(wiring)
+    wiring.shell.now = NOW.replace(hour=12)
+    wiring.shell.arm.failures["GET"] = [ArmError(503, "ServiceUnavailable", "busy", "rid")]
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
+
+    in_loop(scenario)
+    assert patch["metadata"]["annotations"][handlers.TRIGGER_ANNOTATION].startswith("drift-retry@")
+
+
+def test_a_check_stops_at_once_when_the_operator_stops() -> None:
+    wiring = Wiring()
+    _, current = applied_body(wiring)
+    wiring.shell.now = NOW.replace(hour=12)
+    wiring.shell.arm.latency["GET"] = 60.0
+    patch = kopf.Patch()
+
+    async def scenario() -> float:
+        stopped = Stopped()
+        loop = asyncio.get_running_loop()
+        check = asyncio.create_task(
+            wiring.call("drift", "spawning", body=current, patch=patch, stopped=stopped)
+        )
+        await asyncio.sleep(1)
+        stopped.event.set()
+        started = loop.time()
+        await check
+        return loop.time() - started
+
+    assert in_loop(scenario) < 0.1
+    assert patch == {}, "a check cut short writes nothing"
+
+
+def test_the_timer_filter_passes_only_ready_resources() -> None:
+    wiring = Wiring()
+    obj, _ = applied_body(wiring)
+    spawning = next(h for h in wiring.registry._spawning.get_all_handlers() if str(h.id).startswith("drift"))
+    when: Any = spawning.when
+    assert when is not None
+    assert when(status=obj.status, meta={"generation": 1}) is True
+    assert when(status=obj.status, meta={"generation": 2}) is False
+    assert when(status={}, meta={"generation": 1}) is False
+
+
+# ---- delete ---------------------------------------------------------------------------------------------------
+
+
+def test_delete_lets_the_finalizer_go_when_done() -> None:
+    wiring = Wiring()
+    _obj, current = applied_body(wiring)
+
+    async def scenario() -> None:
+        await wiring.call("delete", body=current, patch=kopf.Patch(), retry=0)
+
+    in_loop(scenario)
+    assert wiring.shell.arm.methods() == ["PUT", "DELETE"]
+
+
+def test_a_failed_delete_keeps_the_finalizer_warns_and_retries() -> None:
+    wiring = Wiring()
+    _, current = applied_body(wiring)
+    wiring.shell.arm.failures["DELETE"] = [ArmError(403, "AuthorizationFailed", "no", "rid")]
+    patch = kopf.Patch()
+
+    async def scenario() -> list[tuple[str, str]]:
+        with pytest.raises(kopf.TemporaryError) as retry:
+            await wiring.call("delete", body=current, patch=patch, retry=0)
+        assert retry.value.delay == 300.0
+        return wiring.posted()
+
+    assert in_loop(scenario) == [("Warning", "DeleteFailed")]
+    assert next(c for c in patch["status"]["conditions"] if c["type"] == "Stalled")["status"] == "True"
+
+
+# ---- Secrets ----------------------------------------------------------------------------------------------------
+
+
+def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
+    wiring = Wiring()
+    index = wiring.handler("secret_users", "indexing")
+    got = index(
+        name="conn",
+        namespace="team-a",
+        spec=apikey_spec(secret="openai"),
+        status={"secretVersions": {"openai": "7"}},
+        meta={"annotations": {handlers.TRIGGER_ANNOTATION: "openai@7"}},
+    )
+    assert got == {SecretRef("team-a", "openai"): ("conn", "7", "openai@7")}
+
+
+@pytest.mark.parametrize(
+    ("version", "users", "triggered"),
+    [
+        ("8", [("a", "7", None)], [("a", "openai@8")]),
+        ("7", [("a", "7", None)], []),
+        ("8", [("a", "7", "openai@8")], []),
+        (
+            "deleted",
+            [("a", "7", None), ("b", None, None)],
+            [("a", "openai@deleted"), ("b", "openai@deleted")],
+        ),
+    ],
+    ids=["changed", "already-applied", "already-triggered", "deleted"],
+)
+def test_a_secret_change_triggers_the_resources_that_have_not_seen_it(
+    version: str, users: list[tuple[str, str | None, str | None]], triggered: list[tuple[str, str]]
+) -> None:
+    wiring = Wiring()
+    secret = SecretRef("ns", "openai")
+
+    async def scenario() -> None:
+        await wiring.call(
+            "secret_event",
+            "watching",
+            type="DELETED" if version == "deleted" else "MODIFIED",
+            name="openai",
+            namespace="ns",
+            meta={"resourceVersion": version},
+            secret_users={secret: users},
+        )
+
+    in_loop(scenario)
+    assert wiring.triggered == [(ObjectRef("ns", name), marker) for name, marker in triggered]
+
+
+# ---- lifecycle ----------------------------------------------------------------------------------------------------
+
+
+def test_startup_configures_kopf_builds_and_cleanup_shuts_down() -> None:
+    wiring = Wiring(workers=7, shutdown_timeout=9.0)
+    settings = kopf.OperatorSettings()
+
+    async def scenario() -> None:
+        memo = kopf.Memo()
+        await wiring.handler("startup", "activities")(settings=settings, memo=memo, logger=LOG)
+        assert wiring.built == [memo]
+        assert not memo.observer.done()
+        await wiring.handler("cleanup", "activities")(memo=memo, logger=LOG)
+        assert memo.observer.cancelled()
+
+    in_loop(scenario)
+    assert wiring.shut_down
+    assert settings.persistence.finalizer == handlers.FINALIZER
+    assert settings.queueing.exit_timeout == 9.0
+    assert settings.background.instant_exit_timeout == handlers.TIMER_EXIT_SECONDS
+    assert settings.scanning.disabled is True
+
+
+def test_liveness_reports_the_oldest_pass_and_fails_past_the_limit() -> None:
+    wiring = Wiring()
+    probe = wiring.handler("reconciles", "activities")
+
+    class Stuck:
+        def oldest_pass_seconds(self) -> float:
+            return handlers.STUCK_AFTER_SECONDS + 1
+
+    assert run(probe(memo=wiring.memo)) == {"oldest_pass_seconds": 0.0}
+    with pytest.raises(kopf.PermanentError):
+        run(probe(memo=kopf.Memo(reconciler=Stuck())))
+
+    async def during_a_pass() -> dict[str, float]:
+        wiring.shell.arm.latency["PUT"] = 100.0
+        running = asyncio.create_task(wiring.shell.reconciler.reconcile(view(), log=LOG))
+        await asyncio.sleep(42)
+        reported: dict[str, float] = await probe(memo=wiring.memo)
+        await running
+        return reported
+
+    assert run(during_a_pass()) == {"oldest_pass_seconds": 42.0}
+
+
+def test_the_trigger_patches_only_the_annotation() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    class Custom:
+        def patch_namespaced_custom_object(self, *args: Any) -> None:
+            calls.append(args)
+
+    trigger = handlers.Trigger.__new__(handlers.Trigger)
+    trigger._custom = Custom()  # type: ignore[assignment]
+    run(trigger(ObjectRef("ns", "conn"), "openai@8"))
+    assert calls == [
+        (
+            "azureml.dev",
+            "v1alpha1",
+            "ns",
+            "workspaceconnections",
+            "conn",
+            {"metadata": {"annotations": {handlers.TRIGGER_ANNOTATION: "openai@8"}}},
+        )
+    ]

@@ -1,0 +1,635 @@
+"""The reconcile and delete passes, driven through the real Reconciler with in-memory ARM, Secrets and status
+writer (tests/unit/fakes.py) on virtual time. Each test is one case of what a pass reads, decides, writes
+and reports; e2e tests cover the same behaviour against the real API server and the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import pytest
+
+from tests.unit.fakes import NOW, SUB, Shell, apikey_spec, connection_id, secret, view
+from tests.unit.virtual import run
+from wsconn.api.references import SecretRef
+from wsconn.arm.errors import (
+    ArmCredentialError,
+    ArmDeadlineError,
+    ArmError,
+    ArmMalformedError,
+    ArmTransportError,
+)
+from wsconn.core import reasons
+from wsconn.core.conditions import REJECTED_MESSAGE
+from wsconn.kube.secrets import SecretReadError
+from wsconn.reconciler import ObjectView, ReconcileConfig, ReconcilerClosed, Result
+
+LOG = logging.getLogger("test")
+ID = connection_id("conn")
+
+
+def reconcile(shell: Shell, obj: ObjectView, retry: int = 0) -> Result:
+    return run(shell.reconciler.reconcile(obj, log=LOG, retry=retry))
+
+
+def applied(shell: Shell) -> tuple[ObjectView, Result]:
+    """A resource applied once: the object as the API server then holds it, and that first result."""
+    first = reconcile(shell, view())
+    return view(status=first.status.to_raw()), first
+
+
+def conditions(result: Result) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in result.status.conditions}
+
+
+def arm_error(status: int, code: str, retry_after: float | None = None, message: str = "m") -> ArmError:
+    return ArmError(status=status, code=code, message=message, request_id="rid-1", retry_after=retry_after)
+
+
+# ---- apply: what is written ---------------------------------------------------------------------------------
+
+
+def test_a_new_resource_is_put_and_reported_ready() -> None:
+    shell = Shell()
+    result = reconcile(shell, view())
+    assert shell.arm.methods() == ["PUT"]
+    assert shell.arm.calls[0].body == {
+        "properties": {
+            "authType": "ApiKey",
+            "category": "AzureOpenAI",
+            "target": "https://contoso.openai.azure.com/",
+            "credentials": {"key": "sk-canary-value"},
+        }
+    }
+    status = result.status
+    assert (status.id, status.azure_api_version, status.group) == (ID, "2025-06-01", "AzureAI")
+    assert status.applied_fingerprint is not None
+    assert status.applied_fingerprint.startswith("sha256:")
+    assert status.secret_versions == {"openai": "1"}
+    assert status.last_applied_time == status.last_checked_time == NOW
+    assert status.observed_generation == 1
+    assert conditions(result) == {
+        "Ready": ("True", "Succeeded"),
+        "Reconciling": ("False", "Succeeded"),
+        "Stalled": ("False", "Succeeded"),
+    }
+    assert [(e.type, e.reason) for e in result.events] == [("Normal", "Applied"), ("Normal", "Succeeded")]
+    assert result.patch == status.to_raw(), "the first patch writes the whole status"
+    assert result.retry_after is None
+
+
+def test_an_unchanged_resource_costs_no_arm_call_and_no_write() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    again = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT"]
+    assert again.patch == {}
+    assert again.events == ()
+
+
+def test_a_rotated_secret_is_put_again() -> None:
+    shell = Shell()
+    obj, first = applied(shell)
+    shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT", "PUT"]
+    assert shell.arm.calls[1].body["properties"]["credentials"] == {"key": "sk-rotated-value"}  # type: ignore[index]
+    assert result.status.secret_versions == {"openai": "2"}
+    assert result.status.applied_fingerprint != first.status.applied_fingerprint
+    assert set(result.patch) == {"appliedFingerprint", "secretVersions"}, "times and conditions unchanged"
+
+
+def test_secrets_are_read_from_the_resources_own_namespace_only() -> None:
+    shell = Shell()
+    shell.secrets.put("other", secret("openai"))
+    reconcile(shell, view())
+    assert shell.secrets.reads == [SecretRef("ns", "openai")]
+
+
+def test_a_pass_starts_from_the_latest_status_this_process_wrote() -> None:
+    shell = Shell()
+    reconcile(shell, view())
+    reconcile(shell, view())  # a timer holding the body from before the first pass's patch
+    assert shell.arm.methods() == ["PUT"]
+
+
+# ---- apply: drift checks ------------------------------------------------------------------------------------
+
+
+def due(shell: Shell) -> ObjectView:
+    obj, _ = applied(shell)
+    shell.now = NOW + dt.timedelta(seconds=2000)
+    return obj
+
+
+def test_a_clean_drift_check_records_the_check_only() -> None:
+    shell = Shell()
+    obj = due(shell)
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT", "GET"]
+    assert result.patch == {"lastCheckedTime": "2026-06-01T10:33:20Z"}
+    assert shell.reconciler.drift_check_due(view(status=result.status.to_raw())) is False
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda c: c.clear(), "the connection is missing in Azure"),
+        (
+            lambda c: c[ID.lower()]["properties"].update(target="https://evil.example"),
+            "fields changed in Azure: target",
+        ),
+    ],
+    ids=["deleted", "edited"],
+)
+def test_drift_is_put_right(change: Any, why: str) -> None:
+    shell = Shell()
+    obj = due(shell)
+    change(shell.arm.connections)
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT", "GET", "PUT"]
+    assert [(e.reason, e.message) for e in result.events] == [
+        ("DriftCorrected", why),
+        ("Applied", "PUT conn (api-version 2025-06-01)"),
+    ]
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+
+
+def test_the_deep_check_compares_credentials_and_puts_them_right() -> None:
+    shell = Shell(
+        config=ReconcileConfig(default_api_version="2025-06-01", drift_interval=600, deep_drift_check=True)
+    )
+    obj = due(shell)
+    shell.arm.listed_credentials = {"key": "changed-in-the-portal"}
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT", "GET", "POST", "PUT"]
+    assert result.events[0].message == "credentials changed in Azure: key"
+    assert "changed-in-the-portal" not in repr(result)
+
+
+# ---- apply: what stops a pass before ARM --------------------------------------------------------------------
+
+
+def test_an_invalid_spec_stalls_without_reading_secrets_or_azure() -> None:
+    shell = Shell()
+    result = reconcile(shell, view(spec=apikey_spec(authType="NoSuchType")))
+    assert conditions(result)["Stalled"] == ("True", "InvalidSpec")
+    assert shell.arm.calls == []
+    assert shell.secrets.reads == []
+    assert result.retry_after is None
+
+
+def test_a_missing_secret_stalls_until_it_appears() -> None:
+    shell = Shell()
+    result = reconcile(shell, view(spec=apikey_spec(secret="absent")))
+    assert conditions(result)["Stalled"] == ("True", "SecretNotFound")
+    assert result.retry_after is None
+    assert result.status.id == ID, "the target is known even before anything is written"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "retry"),
+    [
+        (403, "SecretAccessDenied", 300.0),
+        (500, "KubernetesUnavailable", 1.0),
+        (0, "KubernetesUnavailable", 1.0),
+    ],
+)
+def test_a_secret_read_failure_is_classified(status: int, reason: str, retry: float) -> None:
+    shell = Shell()
+    shell.secrets.error = SecretReadError(SecretRef("ns", "openai"), status, "nope")
+    result = reconcile(shell, view())
+    assert result.outcome.reason.name == reason
+    assert result.retry_after == retry
+    assert shell.arm.calls == []
+
+
+# ---- apply: what ARM answers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "reason", "retry"),
+    [
+        (arm_error(400, "BadRequest"), "stalled", "AzureRejected", None),
+        (arm_error(403, "AuthorizationFailed"), "stalled", "AzureAuthorizationFailed", 300.0),
+        (arm_error(404, "ParentResourceNotFound"), "stalled", "WorkspaceNotFound", 300.0),
+        (
+            arm_error(429, "SubscriptionRequestsThrottled", retry_after=7),
+            "progressing",
+            "AzureThrottled",
+            7.0,
+        ),
+        (arm_error(503, "ServiceUnavailable"), "progressing", "AzureUnavailable", 1.0),
+        (arm_error(401, "ExpiredAuthenticationToken"), "progressing", "AzureAuthenticationFailed", 0.0),
+        (
+            ArmTransportError("PUT failed without an answer: ConnectError"),
+            "progressing",
+            "AzureUnavailable",
+            1.0,
+        ),
+        (
+            ArmDeadlineError("PUT got no complete answer within the 10s deadline"),
+            "progressing",
+            "AzureUnavailable",
+            1.0,
+        ),
+        (
+            ArmMalformedError("Azure answered 200 to PUT (text/html, 12 bytes) with a body that is not JSON"),
+            "progressing",
+            "AzureUnavailable",
+            1.0,
+        ),
+        (
+            ArmCredentialError("AADSTS7000215: Invalid client secret provided."),
+            "stalled",
+            "AzureAuthenticationFailed",
+            300.0,
+        ),
+        (
+            ArmCredentialError("Cannot connect to host login.example"),
+            "progressing",
+            "AzureAuthenticationFailed",
+            1.0,
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_failed_put_is_classified_and_scheduled(
+    error: Exception, state: str, reason: str, retry: float | None
+) -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [error]
+    result = reconcile(shell, view())
+    assert (result.outcome.state, result.outcome.reason.name, result.retry_after) == (state, reason, retry)
+    assert result.status.applied_fingerprint is None
+    assert [e.type for e in result.events] == ["Warning"]
+
+
+def test_backoff_grows_with_kopfs_retry_count() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(503, "ServiceUnavailable")]
+    assert reconcile(shell, view(), retry=3).retry_after == 8.0  # 2 * 2**3, halved by jitter 0
+
+
+def test_arms_message_is_kept_but_scrubbed_of_the_secret_it_echoed() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(400, "BadRequest", message="bad key 'sk-canary-value' for target")]
+    result = reconcile(shell, view())
+    message = result.status.conditions[0].message
+    assert "sk-canary-value" not in message
+    assert "<redacted>" in message
+    assert "x-ms-request-id rid-1" in message
+
+
+def test_a_rejected_spec_is_not_sent_again_and_keeps_arms_words() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(400, "InvalidParameter", message="target is not allowed")]
+    first = reconcile(shell, view())
+    assert first.status.rejected_fingerprint is not None
+    again = reconcile(shell, view(status=first.status.to_raw()))
+    assert shell.arm.methods() == ["PUT"], "no second PUT for the same fingerprint"
+    assert again.outcome.reason is reasons.AZURE_REJECTED
+    assert "target is not allowed" in again.outcome.message
+    fixed = reconcile(
+        shell,
+        view(spec=apikey_spec(target="https://allowed.example/"), status=again.status.to_raw(), generation=2),
+    )
+    assert shell.arm.methods() == ["PUT", "PUT"]
+    assert fixed.status.rejected_fingerprint is None
+
+
+def test_a_kept_rejection_says_azure_rejected_even_after_another_failure_in_between() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(400, "InvalidParameter")]
+    rejected = reconcile(shell, view())
+    shell.secrets.error = SecretReadError(SecretRef("ns", "openai"), 500, "flaky")
+    transient = reconcile(shell, view(status=rejected.status.to_raw()))
+    assert transient.outcome.reason is reasons.KUBERNETES_UNAVAILABLE
+    shell.secrets.error = None
+    kept = reconcile(shell, view(status=transient.status.to_raw()))
+    assert (kept.outcome.state, kept.outcome.reason, kept.outcome.message) == (
+        "stalled",
+        reasons.AZURE_REJECTED,
+        REJECTED_MESSAGE,
+    )
+
+
+def test_a_drift_repair_that_is_rejected_is_not_marked_as_a_rejected_spec() -> None:
+    shell = Shell()
+    obj = due(shell)
+    shell.arm.connections.clear()
+    shell.arm.failures["PUT"] = [arm_error(400, "BadRequest")]
+    result = reconcile(shell, obj)
+    assert result.outcome.reason is reasons.AZURE_REJECTED
+    assert result.status.rejected_fingerprint is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {
+            "id": connection_id("conn"),
+            "properties": {"authType": "None", "target": "https://elsewhere.example/"},
+        },
+        {"id": connection_id("another"), "properties": {"authType": "ApiKey"}},
+        {"name": "another"},
+    ],
+    ids=["other-target-and-authtype", "other-id", "other-name"],
+)
+def test_a_put_answer_that_contradicts_the_write_is_not_taken_as_applied(answer: dict[str, Any]) -> None:
+    shell = Shell()
+    shell.arm.answers["PUT"] = answer
+    result = reconcile(shell, view())
+    assert (result.outcome.state, result.outcome.reason) == ("progressing", reasons.AZURE_UNAVAILABLE)
+    assert "differs from the one written" in result.outcome.message
+    assert result.status.applied_fingerprint is None
+
+
+def test_a_put_answer_in_other_casing_or_with_fields_left_out_is_accepted() -> None:
+    shell = Shell()
+    shell.arm.answers["PUT"] = {
+        "id": ID.upper(),
+        "properties": {"authType": "apikey", "category": "azureopenai"},
+    }
+    assert reconcile(shell, view()).outcome.reason is reasons.SUCCEEDED
+
+
+# ---- apply: time ---------------------------------------------------------------------------------------------
+
+
+def test_a_pass_past_its_deadline_reports_azure_unavailable_with_the_deadline() -> None:
+    shell = Shell()
+    shell.arm.latency["PUT"] = 10_000.0
+
+    async def scenario() -> tuple[Result, float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await shell.reconciler.reconcile(view(), log=LOG)
+        return result, loop.time() - started
+
+    result, took = run(scenario())
+    assert took == pytest.approx(120.0)
+    assert (result.outcome.state, result.outcome.reason) == ("progressing", reasons.AZURE_UNAVAILABLE)
+    assert "120s deadline (--pass-timeout)" in result.outcome.message
+    assert result.retry_after == 1.0
+
+
+def rotated_while_ready(shell: Shell, latency: float) -> tuple[ObjectView, Result]:
+    obj, _ = applied(shell)
+    shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
+    shell.arm.latency["PUT"] = latency
+    return obj, reconcile(shell, obj)
+
+
+def test_a_write_kept_waiting_stops_claiming_ready_while_it_waits() -> None:
+    shell = Shell()
+    _obj, result = rotated_while_ready(shell, latency=30.0)
+    [(ref, interim)] = shell.writer.patches
+    assert str(ref) == "ns/conn"
+    ready = next(c for c in interim["conditions"] if c["type"] == "Ready")
+    reconciling = next(c for c in interim["conditions"] if c["type"] == "Reconciling")
+    assert (ready["status"], ready["reason"], reconciling["status"]) == ("False", "Applying", "True")
+    assert set(interim) == {"conditions"}, "only the conditions change while waiting"
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+    assert "conditions" in result.patch, "the final patch is computed against the interim status"
+    assert [e.reason for e in result.events] == ["Applied"], "Ready is True again: no Event for the blip"
+
+
+def test_a_prompt_write_reports_nothing_in_between() -> None:
+    shell = Shell()
+    rotated_while_ready(shell, latency=1.0)
+    assert shell.writer.patches == []
+
+
+def test_a_slow_first_write_needs_no_interim_status() -> None:
+    shell = Shell()
+    shell.arm.latency["PUT"] = 30.0
+    reconcile(shell, view())
+    assert shell.writer.patches == [], "a new resource does not claim Ready: nothing to correct"
+
+
+def test_an_interim_status_that_cannot_be_written_does_not_fail_the_pass() -> None:
+    shell = Shell()
+    shell.writer.error = RuntimeError("API server gone")
+    _, result = rotated_while_ready(shell, latency=30.0)
+    assert result.outcome.reason is reasons.SUCCEEDED
+    assert "conditions" not in result.patch, "nothing was written in between, so nothing to put back"
+
+
+# ---- delete ---------------------------------------------------------------------------------------------------
+
+
+def delete(shell: Shell, obj: ObjectView, retry: int = 0) -> Any:
+    return run(shell.reconciler.delete(obj, log=LOG, retry=retry))
+
+
+def test_delete_removes_the_connection_in_azure() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, obj)
+    assert (result.done, result.message) == (True, "deleted (200)")
+    assert shell.arm.connections == {}
+
+
+def test_orphan_leaves_azure_alone() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, view(spec=apikey_spec(deletionPolicy="Orphan"), status=obj.status))
+    assert (result.done, result.message) == (True, "orphaned")
+    assert shell.arm.methods() == ["PUT"]
+
+
+def test_a_resource_never_identified_is_let_go() -> None:
+    shell = Shell()
+    result = delete(shell, view(spec={"authType": "NoSuchType"}))
+    assert (result.done, result.message) == (True, "no connection was ever identified")
+    assert shell.arm.calls == []
+
+
+def test_a_resource_never_applied_is_deleted_by_the_id_its_spec_names() -> None:
+    shell = Shell()
+    delete(shell, view())
+    assert [(c.method, c.resource_id) for c in shell.arm.calls] == [("DELETE", ID)]
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "cause", "retry"),
+    [
+        (arm_error(403, "AuthorizationFailed"), "stalled", "AzureAuthorizationFailed", 300.0),
+        (arm_error(400, "BadRequest"), "stalled", "AzureRejected", 1.0),
+        (arm_error(503, "ServiceUnavailable"), "progressing", "AzureUnavailable", 1.0),
+        (
+            ArmCredentialError("AADSTS7000215: Invalid client secret provided."),
+            "stalled",
+            "AzureAuthenticationFailed",
+            300.0,
+        ),
+        (
+            ArmTransportError("DELETE failed without an answer: ConnectError"),
+            "progressing",
+            "AzureUnavailable",
+            1.0,
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_failed_delete_keeps_the_finalizer_and_says_why(
+    error: Exception, state: str, cause: str, retry: float
+) -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    shell.arm.failures["DELETE"] = [error]
+    result = delete(shell, obj)
+    assert not result.done
+    assert result.retry_after == retry
+    ready = next(c for c in result.patch["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "DeleteFailed"
+    assert next(c for c in result.patch["conditions"] if c["status"] == "True")["type"] == (
+        "Stalled" if state == "stalled" else "Reconciling"
+    )
+    assert f"({cause})" in result.message
+
+
+def test_a_delete_past_its_deadline_is_retried() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    shell.arm.latency["DELETE"] = 10_000.0
+    result = delete(shell, obj)
+    assert not result.done
+    assert "120s deadline" in result.message
+    assert "(AzureUnavailable)" in result.message
+
+
+# ---- scheduling ------------------------------------------------------------------------------------------------
+
+
+def test_passes_of_one_object_never_overlap() -> None:
+    shell = Shell()
+    shell.arm.latency["PUT"] = 5.0
+    open_calls: list[int] = []
+
+    async def scenario() -> None:
+        original = shell.arm.put
+
+        async def counting_put(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            open_calls.append(1)
+            assert len(open_calls) == 1, "a second pass of the object started while one was running"
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                open_calls.pop()
+
+        shell.arm.put = counting_put  # type: ignore[method-assign]
+        await asyncio.gather(*(shell.reconciler.reconcile(view(), log=LOG) for _ in range(3)))
+
+    run(scenario())
+    assert shell.arm.methods() == ["PUT"], "the later passes started from the first one's status"
+
+
+def test_a_slow_workspace_cannot_hold_every_worker() -> None:
+    shell = Shell(workers=4)
+    slow_ws = {"subscriptionId": SUB, "resourceGroup": "rg", "name": "ws-slow"}
+    fast_ws = {
+        "subscriptionId": "00000000-0000-0000-0000-000000000002",
+        "resourceGroup": "rg",
+        "name": "fast",
+    }
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        original = shell.arm.put
+
+        async def put(resource_id: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            if "/workspaces/ws-slow/" in resource_id:
+                await asyncio.sleep(60)
+            return await original(resource_id, *args, **kwargs)
+
+        shell.arm.put = put  # type: ignore[method-assign]
+        slow = [
+            asyncio.create_task(
+                shell.reconciler.reconcile(view(f"slow{i}", apikey_spec(workspace=slow_ws)), log=LOG)
+            )
+            for i in range(6)
+        ]
+        await asyncio.sleep(1)
+        started = loop.time()
+        await shell.reconciler.reconcile(view("fast", apikey_spec(workspace=fast_ws)), log=LOG)
+        waited = loop.time() - started
+        await asyncio.gather(*slow)
+        return waited
+
+    assert run(scenario()) < 1.0
+
+
+def test_close_refuses_new_passes_and_ends_running_ones_after_the_grace() -> None:
+    shell = Shell()
+    shell.arm.latency["PUT"] = 1_000.0
+
+    async def scenario() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        running = asyncio.create_task(shell.reconciler.reconcile(view(), log=LOG))
+        await asyncio.sleep(1)
+        started = loop.time()
+        await shell.reconciler.close(grace=2.0)
+        closed_after = loop.time() - started
+        with pytest.raises(ReconcilerClosed):
+            await shell.reconciler.reconcile(view("later"), log=LOG)
+        return running.cancelled(), closed_after
+
+    cancelled, closed_after = run(scenario())
+    assert cancelled
+    assert closed_after == pytest.approx(2.0)
+
+
+def test_the_liveness_clock_counts_running_passes_only() -> None:
+    shell = Shell()
+    shell.arm.latency["PUT"] = 50.0
+
+    async def scenario() -> tuple[float, float]:
+        task = asyncio.create_task(shell.reconciler.reconcile(view(), log=LOG))
+        await asyncio.sleep(30)
+        during = shell.reconciler.oldest_pass_seconds()
+        await task
+        return during, shell.reconciler.oldest_pass_seconds()
+
+    during, after = run(scenario())
+    assert during == pytest.approx(30.0)
+    assert after == 0.0
+
+
+def spread(i: int) -> ObjectView:
+    """Object `i`, in a subscription of its own."""
+    workspace = {
+        "subscriptionId": f"00000000-0000-0000-0000-{i:012d}",
+        "resourceGroup": "rg",
+        "name": "ws-main",
+    }
+    return view(f"conn{i}", apikey_spec(workspace=workspace))
+
+
+def test_at_most_workers_passes_run_at_once_and_queued_ones_do_not_count_as_wedged() -> None:
+    shell = Shell(workers=3)
+    shell.arm.latency["PUT"] = 10.0
+
+    async def scenario() -> tuple[int, float]:
+        tasks = [asyncio.create_task(shell.reconciler.reconcile(spread(i), log=LOG)) for i in range(10)]
+        await asyncio.sleep(5)
+        running = len(shell.arm.calls)
+        await asyncio.gather(*tasks)
+        return running, shell.reconciler.oldest_pass_seconds()
+
+    running, oldest_after = run(scenario())
+    assert running == 3
+    assert oldest_after == 0.0
+    assert len(shell.arm.calls) == 10
+
+
+def test_one_worker_still_serves_every_object() -> None:
+    shell = Shell(workers=1)
+
+    async def scenario() -> list[Result]:
+        return await asyncio.gather(*(shell.reconciler.reconcile(spread(i), log=LOG) for i in range(5)))
+
+    assert [r.outcome.reason for r in run(scenario())] == [reasons.SUCCEEDED] * 5
