@@ -50,7 +50,9 @@ RULE_ONLY = {
     ),
     "metadata.name that is no connection name": connection("ab"),
     "a field the default api-version lacks": connection(value="{}", valueFormat="JSON"),
-    "a field the pinned api-version lacks": connection(peRequirement="Required", azureApiVersion="2025-09-01"),
+    "a field the pinned api-version lacks": connection(
+        peRequirement="Required", azureApiVersion="2025-09-01"
+    ),
     "unknown field": {**connection(), "extra": True},
 }
 
