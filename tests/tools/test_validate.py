@@ -221,3 +221,15 @@ def test_nulls_are_pruned_from_objects_only() -> None:
         {"target": None, "sharedUserList": ["a", None], "metadata": {"k": None}}, schema
     )
     assert pruned == {"sharedUserList": ["a", None], "metadata": {}}
+
+
+def test_message_expressions_are_used_as_the_api_server_uses_them(wsconn: Run, tmp_path: Path) -> None:
+    """The CRD's messageExpression names the one category, not the whole group of missing ones (cel-python
+    answers a concatenation as a plain str, which was once taken for a failed expression)."""
+    path = write(tmp_path / "c.yaml", connection(category="Pinecone", azureApiVersion="2024-04-01"))
+    run = wsconn("validate", str(path))
+    assert run.returncode == 1
+    assert (
+        f"{path}:0: spec.category: Invalid value: category Pinecone is not available in azureApiVersion "
+        "2024-04-01\n" in run.stdout
+    ), run.stdout

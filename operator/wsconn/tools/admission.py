@@ -327,13 +327,12 @@ def _evaluate(expression: str, value: Any) -> bool | str:
 def _message(rule: Mapping[str, Any], value: Any) -> str:
     expression = rule.get("messageExpression")
     if expression:
-        from celpy import celtypes
-
         try:
             result = _program(expression).evaluate({"self": _cel(value)})
         except Exception:  # the API server falls back to `message` when the expression fails
             result = None
-        if isinstance(result, celtypes.StringType) and str(result).strip():
+        # cel-python answers a concatenation as a plain str, a literal as its StringType (a str subclass).
+        if isinstance(result, str) and result.strip():
             return str(result)
     return str(rule.get("message") or f"failed rule: {rule['rule']}")
 
