@@ -408,7 +408,9 @@ def _configure_logging(cfg: Settings) -> None:
     import kopf
 
     fmt = kopf.LogFormat.JSON if cfg.log_format == "json" else kopf.LogFormat.FULL
-    kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_refkey="object")
+    # log_prefix=None: Kopf prefixes text records with the object's `[namespace/name]`; JSON names it under
+    # the `object` key instead.
+    kopf.configure(debug=cfg.log_level == "debug", log_format=fmt, log_prefix=None, log_refkey="object")
     level = getattr(logging, cfg.log_level.upper())
     logging.getLogger().setLevel(level)
     for name, floor in _QUIET_LOGGERS.items():

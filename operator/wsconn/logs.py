@@ -28,12 +28,22 @@ def log_context(**fields: str) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the current log context to records; installed on the process's handlers."""
+    """Adds the current log context to records; installed on the process's handlers.
+
+    A record from code that knows no object (the ARM client) but is logged within a resource's context also
+    gets Kopf's object reference, so the text format prefixes it with `[namespace/name]` and the JSON format
+    names it under `object`, exactly like the records of the resource's own logger.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _CONTEXT.get().items():
+        context = _CONTEXT.get()
+        for key, value in context.items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+        resource = context.get("resource")
+        if resource and not hasattr(record, "k8s_ref"):
+            namespace, _, name = resource.partition("/")
+            record.k8s_ref = {"namespace": namespace, "name": name}
         return True
 
 
