@@ -7,7 +7,9 @@ Triggers:
   Secret's version, which Kopf sees as an update: retries and per-object serialisation stay Kopf's. The
   Secret itself is never written to, patched or annotated;
 - a timer -> a drift check, only when due and only for Ready resources; a check that fails sets the trigger
-  annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass).
+  annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass);
+- a timer for resources waiting for a Secret (Reconciling, SecretNotFound or SecretKeyNotFound) -> the trigger
+  annotation when their missing-Secret grace ends, so the change handler's pass says Stalled.
 
 Shutdown (SIGTERM): Kopf lets change handlers finish (`--shutdown-timeout`), and tells timers to stop; a drift
 check stops at once (it is repeated after the restart), so no timer outlives the operator. Only then does
@@ -30,6 +32,7 @@ from kubernetes.client.exceptions import ApiException
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status, format_time, secret_versions_of
+from wsconn.core import grace
 from wsconn.logs import object_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -226,6 +229,27 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
                 # The timer skips resources that are not Ready, so a failed check is handed to the change
                 # handler, which owns retries and their backoff: the same trigger a Secret change uses.
                 patch.metadata.annotations[TRIGGER_ANNOTATION] = f"drift-retry@{format_time(utcnow())}"
+
+    grace_tick = grace.tick(cfg.missing_secret_grace)
+    if grace_tick is not None:
+
+        def waiting_for_secret(*, status: Mapping[str, Any], **_: Any) -> bool:
+            return grace.waiting(Status.from_raw(status))
+
+        @kopf.timer(
+            *RESOURCE,
+            id="grace",
+            interval=grace_tick,
+            initial_delay=grace_tick,
+            when=waiting_for_secret,
+            registry=registry,
+        )
+        async def grace_end(*, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+            """When the missing-Secret grace of a resource still waiting for a Secret ends, hand it to the change
+            handler (the trigger a Secret change uses), whose pass then says Stalled. The change handler does
+            not retry during the grace: a retry delay would hold back the pass the Secret's arrival starts."""
+            if memo.reconciler.grace_over(ObjectView.from_body(body)):
+                patch.metadata.annotations[TRIGGER_ANNOTATION] = f"grace-ended@{format_time(utcnow())}"
 
     @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
     async def delete(

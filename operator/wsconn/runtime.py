@@ -61,6 +61,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
             drift_interval=cfg.drift_interval,
             deep_drift_check=cfg.deep_drift_check,
             pass_timeout=cfg.pass_timeout,
+            missing_secret_grace=cfg.missing_secret_grace,
         ),
         workers=cfg.workers,
     )

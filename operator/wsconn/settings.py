@@ -81,6 +81,14 @@ OPTIONS: Final = (
         bool,
     ),
     Option(
+        "missing_secret_grace",
+        "--missing-secret-grace",
+        "WSCONN_MISSING_SECRET_GRACE",
+        "Seconds after a generation is first seen during which a missing Secret or key leaves the resource "
+        "Reconciling (kstatus InProgress: GitOps tools keep waiting for it), not Stalled; 0 stalls at once.",
+        float,
+    ),
+    Option(
         "arm_read_rate",
         "--arm-read-rate",
         "WSCONN_ARM_READ_RATE",
@@ -183,6 +191,7 @@ class Settings:
     pass_timeout: float = 120.0
     drift_interval: float = 600.0
     deep_drift_check: bool = False
+    missing_secret_grace: float = 300.0
     arm_read_rate: float = 22.5
     arm_read_burst: float = 225.0
     arm_write_rate: float = 9.0
@@ -215,6 +224,8 @@ class Settings:
                 problems.append(f"{name} must be positive")
         if self.drift_interval < 0:
             problems.append("drift interval must not be negative")
+        if self.missing_secret_grace < 0:
+            problems.append("missing-Secret grace must not be negative")
         if problems:
             raise ValueError("; ".join(problems))
 

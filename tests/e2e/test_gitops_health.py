@@ -63,7 +63,8 @@ def test_kstatus_and_argocd_read_live_objects(
         [{"path_contains": workspace.connection_id("transient"), "error_rate": 1.0, "statuses": [503]}]
     )
     try:
-        operator = start_operator()
+        # The missing Secret stalls once a short missing-Secret grace is over (in progress until then).
+        operator = start_operator(WSCONN_MISSING_SECRET_GRACE="2")
         missing = _objects(workspace, namespace, "stalled")[-1]
         kubectl.apply(
             [*_objects(workspace, namespace, "ready"), *_objects(workspace, namespace, "transient"), missing]

@@ -1,5 +1,6 @@
 """Secret rotation: a changed Secret reaches Azure without user action, for every resource that uses it; a
-deleted Secret stalls the resource without touching Azure; a late Secret is picked up; and the operator never
+deleted Secret stalls the resource without touching Azure; a late Secret is picked up (within the
+missing-Secret grace, while the resource waits for it); and the operator never
 writes a Secret."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
@@ -77,13 +79,14 @@ def test_rotation_reaches_every_user_of_the_secret(
 
 
 def test_deleted_secret_stalls_without_touching_azure(
-    operator: OperatorProcess,
+    start_operator: Callable[..., OperatorProcess],
     kubectl: Kubectl,
     kube: client.ApiClient,
     namespace: str,
     workspace: Workspace,
     emulator: EmulatorClient,
 ) -> None:
+    start_operator(WSCONN_MISSING_SECRET_GRACE="0")  # Stalled at once: the grace has its own tests
     kubectl.apply(_pat_objects(workspace, namespace, "loses-secret", "pat-to-delete"))
     wait_condition(kube, namespace, "loses-secret")
     since = emulator.last_seq()
@@ -106,7 +109,7 @@ def test_secret_created_after_the_resource_is_picked_up(
 ) -> None:
     secret, conn = _pat_objects(workspace, namespace, "early-bird", "late-secret")
     kubectl.apply(conn)
-    wait_condition(kube, namespace, "early-bird", "Stalled")
+    wait_condition(kube, namespace, "early-bird", "Reconciling")  # waiting, within the missing-Secret grace
 
     kubectl.apply(secret)
 

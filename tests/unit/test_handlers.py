@@ -5,6 +5,7 @@ with a handler's outcome (patching, retrying, timers) is Kopf's, and covered by 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -230,6 +231,48 @@ def test_the_timer_filter_passes_only_ready_resources() -> None:
     assert when(status=obj.status, meta={"generation": 1}) is True
     assert when(status=obj.status, meta={"generation": 2}) is False
     assert when(status={}, meta={"generation": 1}) is False
+
+
+# ---- missing-Secret grace timer -------------------------------------------------------------------------------
+
+
+def waiting_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
+    first = run(wiring.shell.reconciler.reconcile(view(spec=apikey_spec(secret="absent")), log=LOG))
+    obj = view(spec=apikey_spec(secret="absent"), status=first.status.to_raw())
+    return obj, body(obj)
+
+
+def test_the_grace_timer_hands_the_resource_over_only_when_the_grace_ends() -> None:
+    wiring = Wiring()
+    _, current = waiting_body(wiring)
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.call("grace", "spawning", body=current, patch=patch)
+
+    wiring.shell.now = NOW + dt.timedelta(seconds=299)
+    in_loop(scenario)
+    assert patch == {}, "nothing while the grace lasts"
+    wiring.shell.now = NOW + dt.timedelta(seconds=300)
+    in_loop(scenario)
+    assert patch["metadata"]["annotations"][handlers.TRIGGER_ANNOTATION].startswith("grace-ended@")
+    assert wiring.shell.secrets.reads == [SecretRef("ns", "absent")], "the timer itself reads nothing"
+
+
+def test_the_grace_timer_runs_for_resources_waiting_for_a_secret_and_ticks_by_the_grace() -> None:
+    wiring = Wiring(missing_secret_grace=30)
+    waiting, _ = waiting_body(wiring)
+    ready, _ = applied_body(wiring)
+    spawning: Any = next(
+        h for h in wiring.registry._spawning.get_all_handlers() if str(h.id).startswith("grace")
+    )
+    when: Any = spawning.when
+    assert when(status=waiting.status, meta={"generation": 1}) is True
+    assert when(status=ready.status, meta={"generation": 1}) is False
+    assert when(status={}, meta={"generation": 1}) is False
+    assert spawning.interval == 3.0
+    no_grace = Wiring(missing_secret_grace=0)
+    assert not [h for h in no_grace.registry._spawning.get_all_handlers() if str(h.id).startswith("grace")]
 
 
 # ---- delete ---------------------------------------------------------------------------------------------------

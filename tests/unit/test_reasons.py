@@ -105,4 +105,5 @@ def test_reason_names_are_unique_pascal_case() -> None:
         "Reconciling",
         "Stalled",
         "Reconciling or Stalled",
+        "Reconciling, then Stalled",
     }

@@ -181,12 +181,93 @@ def test_an_invalid_spec_stalls_without_reading_secrets_or_azure() -> None:
     assert result.retry_after is None
 
 
-def test_a_missing_secret_stalls_until_it_appears() -> None:
+def test_a_missing_secret_is_in_progress_during_the_grace_then_stalled() -> None:
+    shell = Shell()  # the default grace: 300 s
+    obj = view(spec=apikey_spec(secret="absent"))
+    first = reconcile(shell, obj)
+    assert conditions(first)["Reconciling"] == ("True", "SecretNotFound")
+    assert conditions(first)["Stalled"] == ("False", "SecretNotFound")
+    assert conditions(first)["Ready"] == ("False", "SecretNotFound")
+    assert "waiting for it until 2026-06-01T10:05:00Z" in first.status.conditions[0].message
+    assert first.status.observed_generation_time == NOW, "the generation's first sight, stored with it"
+    assert first.retry_after is None, (
+        "no retry delay: it would hold back the pass the Secret's arrival starts"
+    )
+    assert first.status.id == ID, "the target is known even before anything is written"
+
+    stored = view(spec=apikey_spec(secret="absent"), status=first.status.to_raw())
+    shell.now = NOW + dt.timedelta(seconds=299)
+    assert not shell.reconciler.grace_over(stored)
+    assert conditions(reconcile(shell, stored))["Reconciling"] == ("True", "SecretNotFound")
+    shell.now = NOW + dt.timedelta(seconds=300)
+    assert shell.reconciler.grace_over(stored)
+    after = reconcile(shell, stored)
+    assert conditions(after)["Stalled"] == ("True", "SecretNotFound")
+    assert after.retry_after is None
+    assert after.status.observed_generation_time == NOW, "the grace does not restart"
+    assert shell.arm.calls == []
+
+
+def test_the_grace_counts_from_the_stored_time_after_a_restart() -> None:
+    seen = NOW - dt.timedelta(seconds=200)
+    stored = {"observedGeneration": 1, "observedGenerationTime": "2026-06-01T09:56:40Z"}
+    restarted = Shell()  # a new process: nothing in memory
+    result = reconcile(restarted, view(spec=apikey_spec(secret="absent"), status=stored))
+    assert conditions(result)["Reconciling"] == ("True", "SecretNotFound")
+    assert result.status.observed_generation_time == seen
+    late = Shell(now=NOW + dt.timedelta(seconds=101))
+    assert conditions(reconcile(late, view(spec=apikey_spec(secret="absent"), status=stored)))["Stalled"] == (
+        "True",
+        "SecretNotFound",
+    )
+
+
+def test_a_new_generation_gets_a_new_grace() -> None:
     shell = Shell()
-    result = reconcile(shell, view(spec=apikey_spec(secret="absent")))
+    old = {"observedGeneration": 1, "observedGenerationTime": "2026-05-01T00:00:00Z"}
+    result = reconcile(shell, view(spec=apikey_spec(secret="absent"), status=old, generation=2))
+    assert conditions(result)["Reconciling"] == ("True", "SecretNotFound")
+    assert result.status.observed_generation_time == NOW
+    assert result.patch["observedGenerationTime"] == "2026-06-01T10:00:00Z"
+
+
+def test_a_generation_observed_before_the_time_was_kept_has_no_grace() -> None:
+    shell = Shell()
+    upgraded = {"observedGeneration": 1}  # written by an operator that kept no time
+    result = reconcile(shell, view(spec=apikey_spec(secret="absent"), status=upgraded))
     assert conditions(result)["Stalled"] == ("True", "SecretNotFound")
-    assert result.retry_after is None
-    assert result.status.id == ID, "the target is known even before anything is written"
+    assert "observedGenerationTime" not in result.patch, "no status write at rest after an upgrade"
+
+
+def test_a_secret_deleted_long_after_the_generation_stalls_at_once() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    client_secret = SecretRef("ns", "openai")
+    del shell.secrets.secrets[client_secret]
+    shell.now = NOW + dt.timedelta(hours=1)
+    result = reconcile(shell, obj)
+    assert conditions(result)["Stalled"] == ("True", "SecretNotFound")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [({"other-key": b"v"}, "SecretKeyNotFound"), ({"api-key": b" "}, "SecretValueEmpty")],
+)
+def test_the_grace_covers_a_missing_key_not_a_wrong_value(data: dict[str, bytes], reason: str) -> None:
+    shell = Shell()
+    shell.secrets.put("ns", secret("openai", data))
+    result = reconcile(shell, view())
+    state = "Reconciling" if reason == "SecretKeyNotFound" else "Stalled"
+    assert conditions(result)[state] == ("True", reason)
+
+
+def test_no_grace_stalls_at_once() -> None:
+    shell = Shell(
+        config=ReconcileConfig(default_api_version="2025-06-01", drift_interval=600, missing_secret_grace=0)
+    )
+    obj = view(spec=apikey_spec(secret="absent"))
+    assert conditions(reconcile(shell, obj))["Stalled"] == ("True", "SecretNotFound")
+    assert shell.reconciler.grace_over(obj)
 
 
 @pytest.mark.parametrize(

@@ -326,6 +326,10 @@ def status_schema() -> Schema:
         "default": {"observedGeneration": 0},
         "properties": {
             "observedGeneration": {"type": "integer", "format": "int64"},
+            "observedGenerationTime": _string(
+                "When the operator first saw observedGeneration; the missing-Secret grace counts from it.",
+                format="date-time",
+            ),
             "conditions": {
                 "type": "array",
                 "items": condition,

@@ -81,6 +81,8 @@ class Status:
     """What the operator keeps in `.status`."""
 
     observed_generation: int | None = None
+    # When the operator first saw `observed_generation`: the missing-Secret grace counts from it (core/grace.py).
+    observed_generation_time: dt.datetime | None = None
     conditions: tuple[Condition, ...] = ()
     id: str | None = None
     group: str | None = None
@@ -100,6 +102,7 @@ class Status:
         versions = raw.get(_RAW["secret_versions"])
         return cls(
             observed_generation=_int(raw.get(_RAW["observed_generation"])),
+            observed_generation_time=parse_time(raw.get(_RAW["observed_generation_time"])),
             conditions=tuple(c for c in conditions if c is not None),
             id=_optional_text(raw.get(_RAW["id"])),
             group=_optional_text(raw.get(_RAW["group"])),
@@ -147,6 +150,7 @@ class Status:
 # Attribute -> field name in `.status`: the one table of status keys.
 _RAW: Final = {
     "observed_generation": "observedGeneration",
+    "observed_generation_time": "observedGenerationTime",
     "conditions": "conditions",
     "id": "id",
     "group": "group",

@@ -44,14 +44,14 @@ INVALID_SPEC: Final = Reason(
 )
 SECRET_NOT_FOUND: Final = Reason(
     "SecretNotFound",
-    "Stalled",
-    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure.",
+    "Reconciling, then Stalled",
+    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure. For `--missing-secret-grace` (300 s) after the resource's generation is first seen it is Reconciling (GitOps tools wait for a Secret delivered a moment later); after that, Stalled.",
     "Create the Secret (it is picked up within a second) or fix the reference.",
 )
 SECRET_KEY_NOT_FOUND: Final = Reason(
     "SecretKeyNotFound",
-    "Stalled",
-    "The Secret exists but lacks the referenced key (or, for CustomKeys, has no keys).",
+    "Reconciling, then Stalled",
+    "The Secret exists but lacks the referenced key (or, for CustomKeys, has no keys). Reconciling during the missing-Secret grace, then Stalled, as for `SecretNotFound`.",
     "Add the key to the Secret or fix `secretKeyRef.key`.",
 )
 SECRET_VALUE_EMPTY: Final = Reason(

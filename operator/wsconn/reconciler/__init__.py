@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 
 from wsconn.api.status import Status
 from wsconn.arm.slots import FairSlots
-from wsconn.core import classify
+from wsconn.core import classify, grace
 from wsconn.core.plan import drift_due
 from wsconn.logs import Log, log_context, with_correlation
 from wsconn.reconciler.apply import ApplyPass, Ports
@@ -108,6 +108,17 @@ class Reconciler:
             jitter=config.drift_jitter,
             key=obj.uid,
         )
+
+    def grace_over(self, obj: ObjectView) -> bool:
+        """Whether a resource waiting for a Secret has reached the end of its missing-Secret grace, so a pass
+        must now say Stalled (cheap: no I/O)."""
+        status = self._latest.get(obj.uid) or Status.from_raw(obj.status)
+        if status.observed_generation != obj.generation:
+            return False  # a new generation: the change handler's pass is under way
+        ends = grace.grace_ends(
+            seen=status.observed_generation_time, grace=self._ports.config.missing_secret_grace
+        )
+        return grace.grace_over(ends=ends, now=self._clock())
 
     async def reconcile(self, obj: ObjectView, *, log: Log, retry: int = 0) -> Result:
         """One level-based pass for `obj`."""

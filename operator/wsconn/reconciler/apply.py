@@ -21,7 +21,7 @@ from typing import Any, Final
 from wsconn.api import status as status_model
 from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
 from wsconn.arm.errors import ArmFailure, ArmMalformedError
-from wsconn.core import classify, reasons
+from wsconn.core import classify, grace, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, Resolved, resolve
@@ -113,7 +113,11 @@ class ApplyPass:
             return p.failed(classify.classify(exc.fault), str(exc))
         except CredentialError as exc:
             self._log.warning("credentials unavailable: %s", exc)
-            return p.finish(Outcome("stalled", reasons.BY_NAME[exc.reason], str(exc)))
+            ends = grace.grace_ends(
+                seen=p.status.observed_generation_time, grace=self._ports.config.missing_secret_grace
+            )
+            # No retry: the Secret watch runs a pass when it appears, and the grace timer when the grace ends.
+            return p.finish(grace.missing_secret(reasons.BY_NAME[exc.reason], str(exc), ends=ends, now=p.now))
         p.secret_values = _secret_values(spec, resolved)
         body = build_body(spec, resolved.values, resolved.custom_keys)
         try:

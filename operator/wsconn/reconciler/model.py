@@ -58,6 +58,9 @@ class ReconcileConfig:
     pass_timeout: float = 120.0
     # A write kept waiting this long tells the truth in status (Reconciling, reason Applying) while it waits.
     applying_after: float = 2.0
+    # Seconds after a generation is first seen during which a missing Secret or key is Reconciling, not
+    # Stalled (core/grace.py).
+    missing_secret_grace: float = 300.0
 
 
 @dataclass(frozen=True)

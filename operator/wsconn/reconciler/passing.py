@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from wsconn.api import status as status_model
 from wsconn.api.status import Status
-from wsconn.core import classify
+from wsconn.core import classify, grace
 from wsconn.core.conditions import Outcome, build_conditions, ready_changed
 from wsconn.reconciler.model import Event, ObjectView, Result
 
@@ -42,7 +42,14 @@ class Pass:
     secret_values: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.status = self.start
+        # A generation seen for the first time gets its time, stored with its observedGeneration.
+        seen = grace.first_seen(
+            observed_generation=self.start.observed_generation,
+            recorded=self.start.observed_generation_time,
+            generation=self.obj.generation,
+            now=self.now,
+        )
+        self.status = self.start.replace(observed_generation_time=seen)
 
     def conditions_for(self, outcome: Outcome) -> Status:
         """The status with the conditions for `outcome` (the message scrubbed of secret values)."""
