@@ -107,7 +107,7 @@ def _metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 _ARM_LOG = re.compile(
-    r"^\[(?P<time>[\d-]+ [\d:]+,\d{3})\] wsconn\.arm +\[\w+ *\] ARM PUT (?P<path>\S+) "
+    r"^\[(?P<time>[\d-]+ [\d:]+,\d{3})\] wsconn\.arm +\[\w+ *\] (?:\[[^\]]+\] )?ARM PUT (?P<path>\S+) "
     r"(?:(?P<send>sending)|answered 429: write requests wait (?P<wait>[\d.]+)s)",
     re.M,
 )
