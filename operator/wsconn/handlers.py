@@ -30,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status, format_time, secret_versions_of
+from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.logs import object_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -59,8 +60,10 @@ SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
-    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec)."""
-    names: set[str] = set()
+    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec): its
+    credentials' and its Azure identity's (the Secret spec.azureCredentials names, else the namespace's
+    wsconn-azure-credentials, whose creation, change or deletion changes the identity too)."""
+    names: set[str] = {credential_secret(requested_secret(spec))}
     creds = spec.get("credentials")
     if not isinstance(creds, Mapping):
         return names

@@ -275,7 +275,10 @@ def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
         status={"secretVersions": {"openai": "7"}},
         meta={"annotations": {handlers.TRIGGER_ANNOTATION: "openai@7"}},
     )
-    assert got == {SecretRef("team-a", "openai"): ("conn", "7", "openai@7")}
+    assert got == {
+        SecretRef("team-a", "openai"): ("conn", "7", "openai@7"),
+        SecretRef("team-a", "wsconn-azure-credentials"): ("conn", None, "openai@7"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,18 @@ DELETE_FAILED: Final = Reason(
     "Deleting the connection in Azure failed; the finalizer stays and deletion is retried. The message gives the cause's own reason (for example `AzureAuthorizationFailed`); the condition that is True follows it.",
     "Read the message; fix permissions, or set `deletionPolicy: Orphan` to let go without deleting.",
 )
+AZURE_CREDENTIALS_NOT_FOUND: Final = Reason(
+    "AzureCredentialsNotFound",
+    "Stalled",
+    "The credential Secret that names the resource's Azure identity is missing or incomplete: the Secret `spec.azureCredentials.secretRef.name` names does not exist in the resource's namespace, or a credential Secret (that one, or the namespace's `wsconn-azure-credentials`) lacks `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` or one of `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE`, `AZURE_USE_WORKLOAD_IDENTITY: \"true\"`, or does not match the operator's `--secret-selector`. Nothing is sent to Azure.",
+    "Create or complete the Secret in the resource's namespace (it is picked up within a second), label it to match the selector, or fix `spec.azureCredentials`.",
+)
+OPERATOR_IDENTITY_NOT_ALLOWED: Final = Reason(
+    "OperatorIdentityNotAllowed",
+    "Stalled",
+    "The resource names no Azure identity (`spec.azureCredentials`, or a `wsconn-azure-credentials` Secret in its namespace) and the operator's own identity is not allowed in its namespace (`--operator-identity-namespaces`). Nothing is sent to Azure.",
+    "Create a `wsconn-azure-credentials` Secret in the namespace, set `spec.azureCredentials.secretRef`, or ask the platform team to add the namespace to the operator's allowlist.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -145,6 +157,8 @@ REASONS: Final = (
     AZURE_CONFLICT,
     AZURE_UNAVAILABLE,
     DELETE_FAILED,
+    AZURE_CREDENTIALS_NOT_FOUND,
+    OPERATOR_IDENTITY_NOT_ALLOWED,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}
