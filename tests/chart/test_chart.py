@@ -260,6 +260,7 @@ def test_default_env_exactly() -> None:
         "WSCONN_DEEP_DRIFT_CHECK": "false",
         "WSCONN_LOG_FORMAT": "json",
         "WSCONN_LOG_LEVEL": "info",
+        "WSCONN_OPERATOR_IDENTITY_NAMESPACES": "*",
         "WSCONN_HEALTH_PORT": "8081",
         "WSCONN_METRICS_PORT": "8080",
         "AZURE_RESOURCE_MANAGER_ENDPOINT": "https://management.azure.com",
@@ -303,6 +304,17 @@ def test_settings_values_reach_the_env() -> None:
     assert values["WSCONN_LOG_FORMAT"] == "text"
     assert values["WSCONN_LOG_LEVEL"] == "debug"
     assert values["WSCONN_ARM_WRITE_RATE"] == "4.5"
+
+
+def test_identity_and_selector_values_reach_the_env() -> None:
+    """The operator identity's allowlist is always set (empty means none, so it must not be dropped as
+    empty); the Secret selector only when given. The hardened values set both."""
+    defaults = env_values(render())
+    assert defaults["WSCONN_OPERATOR_IDENTITY_NAMESPACES"] == "*"
+    assert "WSCONN_SECRET_SELECTOR" not in defaults
+    hardened = env_values(render(SETS["hardened"]))
+    assert hardened["WSCONN_OPERATOR_IDENTITY_NAMESPACES"] == ""
+    assert hardened["WSCONN_SECRET_SELECTOR"] == "wsconn.azureml.dev/usable=true"
 
 
 # ------------------------------------------------------------------------------------------- RBAC
@@ -460,7 +472,8 @@ def test_service_principal_secret_comes_from_a_secret() -> None:
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_no_literal_credentials_in_any_rendering(name: str) -> None:
     for var, entry in env(render(SETS[name])).items():
-        if re.search(r"SECRET|TOKEN|PASSWORD|KEY$", var):
+        # WSCONN_SECRET_SELECTOR names which Secrets may be used; it holds a label selector, not a secret.
+        if re.search(r"SECRET|TOKEN|PASSWORD|KEY$", var) and var != "WSCONN_SECRET_SELECTOR":
             assert "value" not in entry, f"{var} must come from a Secret"
     assert not by_kind(render(SETS[name]), "Secret"), "the chart never creates Secrets"
 
