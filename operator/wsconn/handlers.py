@@ -123,6 +123,10 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # No CRD permissions: what is served follows discovery instead (serving.py).
     settings.scanning.disabled = True
     settings.networking.error_backoffs = (1, 2, 4, 8, 15, 30)
+    if cfg.secret_selector:
+        # Least exposure: Secrets outside --secret-selector may not be used, so the API server filters them
+        # out of the Secret watch and their data never reaches the operator (core/selectors.py checks again).
+        settings.watching.label_selectors["v1", "secrets"] = cfg.secret_selector
     # On SIGTERM, let passes in flight finish (a PUT is idempotent, so one cut short is only repeated).
     settings.queueing.exit_timeout = cfg.shutdown_timeout
     settings.background.instant_exit_timeout = TIMER_EXIT_SECONDS

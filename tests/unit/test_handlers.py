@@ -339,6 +339,18 @@ def test_startup_configures_kopf_builds_and_cleanup_shuts_down() -> None:
     assert settings.scanning.disabled is True
 
 
+def test_the_secret_selector_filters_the_secret_watch_on_the_server() -> None:
+    unfiltered = kopf.OperatorSettings()
+    handlers.configure(unfiltered, Settings())
+    assert dict(unfiltered.watching.label_selectors) == {}
+    filtered = kopf.OperatorSettings()
+    handlers.configure(filtered, Settings(secret_selector="wsconn.azureml.dev/usable=true"))
+    secrets = kopf.Resource("", "v1", "secrets", kind="Secret", namespaced=True)
+    connections = kopf.Resource(*handlers.RESOURCE, kind="WorkspaceConnection", namespaced=True)
+    assert filtered.watching.label_selectors.collect(secrets) == ["wsconn.azureml.dev/usable=true"]
+    assert filtered.watching.label_selectors.collect(connections) == []
+
+
 def test_liveness_reports_the_oldest_pass_and_fails_past_the_limit() -> None:
     wiring = Wiring()
     probe = wiring.handler("reconciles", "activities")
