@@ -45,8 +45,8 @@ INVALID_SPEC: Final = Reason(
 SECRET_NOT_FOUND: Final = Reason(
     "SecretNotFound",
     "Stalled",
-    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure.",
-    "Create the Secret (it is picked up within a second) or fix the reference.",
+    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure. With the operator's `--secret-selector`, a Secret that does not match it reads as missing (the message names the selector, and is the same whether the Secret exists or not).",
+    "Create the Secret (it is picked up within a second), label it to match the selector, or fix the reference.",
 )
 SECRET_KEY_NOT_FOUND: Final = Reason(
     "SecretKeyNotFound",
