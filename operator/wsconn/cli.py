@@ -76,6 +76,17 @@ def _add_options(command: Any, options: Sequence[Option]) -> Any:
     return command
 
 
+def _empty_env_means_empty(values: dict[str, Any], name: str) -> None:
+    """Click reads an empty environment variable as unset; for a setting where empty means "none" (the
+    operator identity's allowlist) an empty variable must win over the default."""
+    import os
+
+    option = next(o for o in OPTIONS if o.name == name)
+    source = click.get_current_context().get_parameter_source(name)
+    if source is click.core.ParameterSource.DEFAULT and os.environ.get(option.env) == "":
+        values[name] = ""
+
+
 CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 OUTPUTS: Final = click.Choice(["text", "json"])
 
@@ -154,6 +165,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
 
     raw = list(namespaces) or [os.environ.get("WSCONN_NAMESPACES", "")]
     watched = tuple(sorted({n.strip() for item in raw for n in item.split(",") if n.strip()}))
+    _empty_env_means_empty(values, "operator_identity_namespaces")
     try:
         cfg = Settings(namespaces=watched, **values)
     except ValueError as exc:

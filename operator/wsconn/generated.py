@@ -29,7 +29,8 @@ def options_table() -> str:
     rows = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
     for o in OPTIONS:
         default = default_of(o.name)
-        shown = "(all)" if o.name == "namespaces" else ("(endpoint)" if default == "" else f"`{default}`")
+        empty = {"namespaces": "(all)", "arm_audience": "(endpoint)"}.get(o.name, "(none)")
+        shown = empty if default in ("", ()) else f"`{default}`"
         choices = f" One of: {', '.join(o.choices)}." if o.choices else ""
         rows.append(f"| `{o.flag}` | `{o.env}` | {shown} | {o.help}{choices} |")
     return "\n".join(rows) + "\n"

@@ -33,6 +33,7 @@ from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status, format_time, secret_versions_of
 from wsconn.core import grace
+from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.logs import object_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -62,8 +63,10 @@ SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
-    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec)."""
-    names: set[str] = set()
+    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec): its
+    credentials' and its Azure identity's (the Secret spec.azureCredentials names, else the namespace's
+    wsconn-azure-credentials, whose creation, change or deletion changes the identity too)."""
+    names: set[str] = {credential_secret(requested_secret(spec))}
     creds = spec.get("credentials")
     if not isinstance(creds, Mapping):
         return names
@@ -123,6 +126,10 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # No CRD permissions: what is served follows discovery instead (serving.py).
     settings.scanning.disabled = True
     settings.networking.error_backoffs = (1, 2, 4, 8, 15, 30)
+    if cfg.secret_selector:
+        # Least exposure: Secrets outside --secret-selector may not be used, so the API server filters them
+        # out of the Secret watch and their data never reaches the operator (core/selectors.py checks again).
+        settings.watching.label_selectors["v1", "secrets"] = cfg.secret_selector
     # On SIGTERM, let passes in flight finish (a PUT is idempotent, so one cut short is only repeated).
     settings.queueing.exit_timeout = cfg.shutdown_timeout
     settings.background.instant_exit_timeout = TIMER_EXIT_SECONDS

@@ -5,6 +5,7 @@ Everything is created inside the running event loop (Kopf's startup handler) and
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import kopf
@@ -12,6 +13,7 @@ from prometheus_client import start_http_server
 
 from wsconn.arm.auth import BearerTokenAuth
 from wsconn.arm.client import ArmClient
+from wsconn.arm.principals import Principals
 from wsconn.arm.throttle import Throttle
 from wsconn.handlers import Trigger
 from wsconn.kube.client import api_client
@@ -43,17 +45,19 @@ def credential() -> Any:
 async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """Create the reconciler and its clients and store them in Kopf's memo."""
     token_credential = credential()
+    operator_auth = BearerTokenAuth(token_credential, cfg.scope)
     arm = ArmClient(
         endpoint=cfg.arm_endpoint,
-        auth=BearerTokenAuth(token_credential, cfg.scope),
+        auth=operator_auth,
         throttle=Throttle(cfg.limits),
         concurrency=cfg.arm_concurrency,
         timeout=cfg.arm_timeout,
         observer=observe_arm,
     )
     kube = api_client()
+    principals = Principals(arm, operator_auth, cfg.scope)
     reconciler = Reconciler(
-        arm=arm,
+        principals=principals,
         secrets=SecretReader(kube),
         status_writer=StatusPatcher(kube),
         config=ReconcileConfig(
@@ -62,6 +66,10 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
             deep_drift_check=cfg.deep_drift_check,
             pass_timeout=cfg.pass_timeout,
             missing_secret_grace=cfg.missing_secret_grace,
+            operator_identity=cfg.allowlist,
+            # What the environment says of the operator's own identity, for status.azureIdentity.
+            operator_principal=(os.environ.get("AZURE_TENANT_ID", ""), os.environ.get("AZURE_CLIENT_ID", "")),
+            secret_selector=cfg.selector,
         ),
         workers=cfg.workers,
     )
@@ -73,6 +81,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
     async def shutdown() -> None:
         # Kopf has stopped the handlers and timers by now; whatever still runs ends before the clients close.
         await reconciler.close(CLOSE_GRACE_SECONDS)
+        await principals.aclose()
         await arm.aclose()
         await token_credential.close()
         kube.close()  # type: ignore[no-untyped-call]

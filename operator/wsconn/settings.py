@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from wsconn.api import contract
 from wsconn.arm.throttle import BucketSpec, Limits
+from wsconn.core.identity import Allowlist
+from wsconn.core.selectors import Selector, SelectorError, parse_selector
 
 PUBLIC_ARM_ENDPOINT: Final = "https://management.azure.com"
 
@@ -130,6 +132,20 @@ OPTIONS: Final = (
         "Client-side ARM delete burst per subscription (ARM: 200).",
         float,
     ),
+    Option(
+        "operator_identity_namespaces",
+        "--operator-identity-namespaces",
+        "WSCONN_OPERATOR_IDENTITY_NAMESPACES",
+        "Namespaces whose resources may use the operator's own Azure identity when they name none "
+        "(spec.azureCredentials, a wsconn-azure-credentials Secret), comma-separated; * means all, empty none.",
+    ),
+    Option(
+        "secret_selector",
+        "--secret-selector",
+        "WSCONN_SECRET_SELECTOR",
+        "Label selector a Secret must match to be used at all (credentials and Azure identities); a Secret "
+        "that does not match is refused. Empty: any Secret of the resource's namespace.",
+    ),
     Option("log_format", "--log-format", "WSCONN_LOG_FORMAT", "Log format.", choices=("text", "json")),
     Option(
         "log_level",
@@ -207,6 +223,8 @@ class Settings:
     peering: str = ""
     arm_endpoint: str = PUBLIC_ARM_ENDPOINT
     arm_audience: str = ""
+    operator_identity_namespaces: str = "*"
+    secret_selector: str = ""
 
     def __post_init__(self) -> None:
         problems = []
@@ -226,6 +244,10 @@ class Settings:
             problems.append("drift interval must not be negative")
         if self.missing_secret_grace < 0:
             problems.append("missing-Secret grace must not be negative")
+        try:
+            parse_selector(self.secret_selector)
+        except SelectorError as exc:
+            problems.append(f"secret selector: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -242,6 +264,16 @@ class Settings:
             write=BucketSpec(self.arm_write_burst, self.arm_write_rate),
             delete=BucketSpec(self.arm_delete_burst, self.arm_delete_rate),
         )
+
+    @property
+    def allowlist(self) -> Allowlist:
+        """Where the operator's own identity may be used."""
+        return Allowlist.parse(self.operator_identity_namespaces)
+
+    @property
+    def selector(self) -> Selector | None:
+        """The Secret label selector (None: no restriction)."""
+        return parse_selector(self.secret_selector)
 
     def describe(self) -> dict[str, Any]:
         """The effective configuration for the start-up log: settings, and which Azure identity inputs are

@@ -81,6 +81,8 @@ def run_demo(repo: Path, work_dir: Path, *, once: bool) -> int:
             print(
                 f"\nStill running. Try:\n  export KUBECONFIG={cluster.kubeconfig}\n"
                 f"  kubectl get amlconn -n {NAMESPACE} -w\nOperator log: {work_dir / 'operator.log'}\n"
+                f"For `wsconn-testbed app` (app registrations, docs/configuration.md):\n"
+                f"  export WSCONN_EMULATOR={work_dir / 'emulator' / 'ready.json'}\n"
                 "Ctrl-C stops everything.",
                 flush=True,
             )

@@ -261,6 +261,7 @@ def test_default_env_exactly() -> None:
         "WSCONN_MISSING_SECRET_GRACE": "300",
         "WSCONN_LOG_FORMAT": "json",
         "WSCONN_LOG_LEVEL": "info",
+        "WSCONN_OPERATOR_IDENTITY_NAMESPACES": "*",
         "WSCONN_HEALTH_PORT": "8081",
         "WSCONN_METRICS_PORT": "8080",
         "AZURE_RESOURCE_MANAGER_ENDPOINT": "https://management.azure.com",
@@ -306,6 +307,17 @@ def test_settings_values_reach_the_env() -> None:
     assert values["WSCONN_LOG_FORMAT"] == "text"
     assert values["WSCONN_LOG_LEVEL"] == "debug"
     assert values["WSCONN_ARM_WRITE_RATE"] == "4.5"
+
+
+def test_identity_and_selector_values_reach_the_env() -> None:
+    """The operator identity's allowlist is always set (empty means none, so it must not be dropped as
+    empty); the Secret selector only when given. The hardened values set both."""
+    defaults = env_values(render())
+    assert defaults["WSCONN_OPERATOR_IDENTITY_NAMESPACES"] == "*"
+    assert "WSCONN_SECRET_SELECTOR" not in defaults
+    hardened = env_values(render(SETS["hardened"]))
+    assert hardened["WSCONN_OPERATOR_IDENTITY_NAMESPACES"] == ""
+    assert hardened["WSCONN_SECRET_SELECTOR"] == "wsconn.azureml.dev/usable=true"
 
 
 # ------------------------------------------------------------------------------------------- RBAC
@@ -461,7 +473,8 @@ def test_service_principal_secret_comes_from_a_secret() -> None:
 
 
 # Settings whose names match the credential pattern but that hold none (their names are DESIGN's).
-NOT_CREDENTIALS = {"WSCONN_MISSING_SECRET_GRACE"}  # seconds
+# Not credentials: seconds, and a label selector naming which Secrets may be used.
+NOT_CREDENTIALS = {"WSCONN_MISSING_SECRET_GRACE", "WSCONN_SECRET_SELECTOR"}
 
 
 @pytest.mark.parametrize("name", sorted(SETS))

@@ -59,6 +59,11 @@ def value_sets(watched: tuple[str, str] = ("team-a", "team-b")) -> dict[str, dic
                 "extraEgress": [{"to": [{"ipBlock": {"cidr": "10.1.0.0/24"}}], "ports": [{"port": 3128}]}],
             },
             "crds": {"install": True, "keep": True},
+            # Each team brings its own Azure identity, and only labelled Secrets may be referenced.
+            "operator": {
+                "operatorIdentityNamespaces": "",
+                "secretSelector": "wsconn.azureml.dev/usable=true",
+            },
         },
         "without-crd": {"crds": {"install": False}},
     }

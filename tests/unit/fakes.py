@@ -17,6 +17,7 @@ from typing import Any
 
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.core.credentials import FetchedSecret
+from wsconn.core.identity import Identity
 from wsconn.reconciler import ObjectView, ReconcileConfig, Reconciler
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -102,6 +103,7 @@ class Call:
     resource_id: str
     api_version: str
     body: dict[str, Any] | None = None
+    principal: str = "operator"
 
 
 @dataclass
@@ -116,9 +118,30 @@ class FakeArm:
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     listed_credentials: dict[str, Any] | None = None
+    identities: list[Identity] = field(default_factory=list)
+    refuse: Exception | None = None
 
-    async def _enter(self, method: str, resource_id: str, api_version: str, body: Any = None) -> None:
-        self.calls.append(Call(method, resource_id, api_version, copy.deepcopy(body)))
+    def arm(self, identity: Identity) -> FakeArmAs:
+        """The Principals port: this ARM as `identity` (recorded; `refuse` is raised instead, as when a
+        credential cannot be built)."""
+        self.identities.append(identity)
+        if self.refuse is not None:
+            raise self.refuse
+        return FakeArmAs(self, identity.principal)
+
+    def principals(self) -> list[str]:
+        """The principal of each call, in order."""
+        return [c.principal for c in self.calls]
+
+    async def _enter(
+        self,
+        method: str,
+        resource_id: str,
+        api_version: str,
+        body: Any = None,
+        principal: str = "operator",
+    ) -> None:
+        self.calls.append(Call(method, resource_id, api_version, copy.deepcopy(body), principal))
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])
         pending = self.failures.get(method)
@@ -130,10 +153,16 @@ class FakeArm:
         return [c.method for c in self.calls]
 
     async def put(
-        self, resource_id: str, api_version: str, body: dict[str, Any], *, correlation_id: str
+        self,
+        resource_id: str,
+        api_version: str,
+        body: dict[str, Any],
+        *,
+        correlation_id: str,
+        principal: str = "operator",
     ) -> dict[str, Any]:
         """Create or replace; answers without credentials, with the server's group."""
-        await self._enter("PUT", resource_id, api_version, body)
+        await self._enter("PUT", resource_id, api_version, body, principal)
         props = {k: v for k, v in body["properties"].items() if k != "credentials"}
         stored = {
             "id": resource_id,
@@ -143,23 +172,63 @@ class FakeArm:
         self.connections[resource_id.lower()] = stored
         return copy.deepcopy(self.answers.get("PUT", stored))
 
-    async def get(self, resource_id: str, api_version: str, *, correlation_id: str) -> dict[str, Any] | None:
+    async def get(
+        self, resource_id: str, api_version: str, *, correlation_id: str, principal: str = "operator"
+    ) -> dict[str, Any] | None:
         """The stored connection, or None."""
-        await self._enter("GET", resource_id, api_version)
+        await self._enter("GET", resource_id, api_version, principal=principal)
         found = self.connections.get(resource_id.lower())
         return copy.deepcopy(found) if found is not None else None
 
     async def list_secrets(
-        self, resource_id: str, api_version: str, *, correlation_id: str
+        self, resource_id: str, api_version: str, *, correlation_id: str, principal: str = "operator"
     ) -> dict[str, Any]:
         """The connection with the credentials set in `listed_credentials`."""
-        await self._enter("POST", resource_id, api_version)
+        await self._enter("POST", resource_id, api_version, principal=principal)
         return {"properties": {"credentials": copy.deepcopy(self.listed_credentials)}}
 
-    async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int:
+    async def delete(
+        self, resource_id: str, api_version: str, *, correlation_id: str, principal: str = "operator"
+    ) -> int:
         """Delete: 200 when it existed, else 204."""
-        await self._enter("DELETE", resource_id, api_version)
+        await self._enter("DELETE", resource_id, api_version, principal=principal)
         return 200 if self.connections.pop(resource_id.lower(), None) is not None else 204
+
+
+@dataclass
+class FakeArmAs:
+    """The fake ARM as one principal: each call is recorded with it."""
+
+    fake: FakeArm
+    principal: str
+
+    async def put(
+        self, resource_id: str, api_version: str, body: dict[str, Any], *, correlation_id: str
+    ) -> dict[str, Any]:
+        """PUT as this principal."""
+        return await self.fake.put(
+            resource_id, api_version, body, correlation_id=correlation_id, principal=self.principal
+        )
+
+    async def get(self, resource_id: str, api_version: str, *, correlation_id: str) -> dict[str, Any] | None:
+        """GET as this principal."""
+        return await self.fake.get(
+            resource_id, api_version, correlation_id=correlation_id, principal=self.principal
+        )
+
+    async def list_secrets(
+        self, resource_id: str, api_version: str, *, correlation_id: str
+    ) -> dict[str, Any]:
+        """listsecrets as this principal."""
+        return await self.fake.list_secrets(
+            resource_id, api_version, correlation_id=correlation_id, principal=self.principal
+        )
+
+    async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int:
+        """DELETE as this principal."""
+        return await self.fake.delete(
+            resource_id, api_version, correlation_id=correlation_id, principal=self.principal
+        )
 
 
 @dataclass
@@ -193,7 +262,7 @@ class Shell:
     def __post_init__(self) -> None:
         self.secrets.put("ns", secret("openai"))
         self.reconciler = Reconciler(
-            arm=self.arm,
+            principals=self.arm,
             secrets=self.secrets,
             status_writer=self.writer,
             config=self.config,

@@ -151,11 +151,25 @@ def test_scrub_leaves_values_too_short_to_be_credentials() -> None:
         ({"credentials": "garbage"}, set()),
         ({"credentials": {"pat": {"secretKeyRef": {"name": 7}}}}, set()),
         ({}, set()),
+        ({"azureCredentials": {"secretRef": {"name": "team-a-azure"}}}, {"team-a-azure"}),
+        ({"azureCredentials": {"secretRef": "garbage"}}, set()),
     ],
-    ids=["secretKeyRef", "custom-keys", "mixed", "not-an-object", "bad-name", "none"],
+    ids=[
+        "secretKeyRef",
+        "custom-keys",
+        "mixed",
+        "not-an-object",
+        "bad-name",
+        "none",
+        "azure-credentials",
+        "bad-azure-credentials",
+    ],
 )
 def test_referenced_secrets_reads_any_spec_leniently(spec: dict[str, object], names: set[str]) -> None:
-    assert referenced_secrets(spec) == names
+    """The credentials' Secrets, and the identity's: the one spec.azureCredentials names, else the
+    namespace's wsconn-azure-credentials (its appearance changes the identity too)."""
+    identity = names & {"team-a-azure"} or {"wsconn-azure-credentials"}
+    assert referenced_secrets(spec) == (names - {"team-a-azure"}) | identity
 
 
 def test_log_context_reaches_records_of_code_that_knows_no_object() -> None:

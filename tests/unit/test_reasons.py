@@ -11,13 +11,15 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.unit.fakes import Shell, apikey_spec, secret, view
+from tests.unit.fakes import API_VERSION, Shell, apikey_spec, secret, view
 from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import ArmCredentialError, ArmError
 from wsconn.core import reasons
+from wsconn.core.identity import Allowlist
 from wsconn.core.reasons import Reason
 from wsconn.kube.secrets import SecretReadError
+from wsconn.reconciler import ReconcileConfig
 
 LOG = logging.getLogger("test")
 
@@ -84,6 +86,12 @@ SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.AZURE_CONFLICT: lambda: put_fails(ArmError(409, "AnotherOperationInProgress", "busy", "rid")),
     reasons.AZURE_UNAVAILABLE: lambda: put_fails(ArmError(503, "ServiceUnavailable", "down", "rid")),
     reasons.DELETE_FAILED: delete_fails,
+    reasons.AZURE_CREDENTIALS_NOT_FOUND: lambda: written(
+        Shell(), apikey_spec(azureCredentials={"secretRef": {"name": "absent"}})
+    ),
+    reasons.OPERATOR_IDENTITY_NOT_ALLOWED: lambda: written(
+        Shell(config=ReconcileConfig(API_VERSION, 600, operator_identity=Allowlist.parse("")))
+    ),
 }
 
 

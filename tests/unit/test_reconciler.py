@@ -105,7 +105,7 @@ def test_secrets_are_read_from_the_resources_own_namespace_only() -> None:
     shell = Shell()
     shell.secrets.put("other", secret("openai"))
     reconcile(shell, view())
-    assert shell.secrets.reads == [SecretRef("ns", "openai")]
+    assert shell.secrets.reads == [SecretRef("ns", "openai"), SecretRef("ns", "wsconn-azure-credentials")]
 
 
 def test_a_pass_starts_from_the_latest_status_this_process_wrote() -> None:

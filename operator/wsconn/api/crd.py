@@ -290,6 +290,25 @@ def spec_schema() -> Schema:
                 enum=list(DELETION_POLICIES),
                 default="Delete",
             ),
+            "azureCredentials": {
+                "type": "object",
+                "description": "The Azure identity that writes this connection: a Secret in this resource's "
+                "namespace holding AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
+                "AZURE_CLIENT_CERTIFICATE or AZURE_USE_WORKLOAD_IDENTITY. Unset: the namespace's "
+                "wsconn-azure-credentials Secret, else the operator's identity where allowed.",
+                "required": ["secretRef"],
+                "properties": {
+                    "secretRef": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": _string(
+                                "Secret name.", pattern=SECRET_NAME_PATTERN, maxLength=LIMITS.secret_name
+                            )
+                        },
+                    }
+                },
+            },
         },
         "x-kubernetes-validations": _credential_rules() + _category_rules() + _versioned_field_rules(),
     }
@@ -352,6 +371,18 @@ def status_schema() -> Schema:
             },
             "lastAppliedTime": _string("When the connection was last written to Azure.", format="date-time"),
             "lastCheckedTime": _string("When Azure was last read for drift.", format="date-time"),
+            "azureIdentity": {
+                "type": "object",
+                "description": "The Azure identity the last pass used (never a secret).",
+                "properties": {
+                    "source": _string(
+                        "Resource (spec.azureCredentials), Namespace (wsconn-azure-credentials) or Operator.",
+                        enum=["Resource", "Namespace", "Operator"],
+                    ),
+                    "tenantId": _string("Entra tenant of the identity."),
+                    "clientId": _string("Client (application) id of the identity."),
+                },
+            },
         },
     }
 

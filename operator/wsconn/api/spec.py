@@ -119,6 +119,9 @@ class ConnectionSpec:
     value: str | None = None
     value_format: str | None = None
     deletion_policy: DeletionPolicy = "Delete"
+    azure_credentials: str | None = None
+    """The Secret naming the Azure identity (`spec.azureCredentials.secretRef.name`); None: the namespace's
+    or the operator's (core/identity.py)."""
 
     def secret_names(self) -> frozenset[str]:
         """Names of every Secret this spec reads."""
@@ -241,10 +244,29 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
         value=r.string(raw, "value", "value", max_length=LIMITS.value),
         value_format=r.string(raw, "valueFormat", "valueFormat", choices=VALUE_FORMATS),
         deletion_policy="Orphan" if policy == "Orphan" else "Delete",
+        azure_credentials=_azure_credentials(r, raw),
     )
     if r.errors:
         raise InvalidSpecError(r.errors)
     return spec
+
+
+def _azure_credentials(r: _Reader, raw: RawSpec) -> str | None:
+    """`spec.azureCredentials.secretRef.name`, when set."""
+    section = r.mapping(raw, "azureCredentials", "azureCredentials")
+    if section is None:
+        return None
+    ref = r.mapping(section, "secretRef", "azureCredentials.secretRef", required=True)
+    if ref is None:
+        return None
+    return r.string(
+        ref,
+        "name",
+        "azureCredentials.secretRef.name",
+        required=True,
+        pattern=SECRET_NAME_PATTERN,
+        max_length=LIMITS.secret_name,
+    )
 
 
 def _check_version(r: _Reader, raw: RawSpec, category: str | None, api_version: str, *, pinned: bool) -> None:

@@ -92,6 +92,7 @@ class Status:
     secret_versions: Mapping[str, str] | None = None
     last_applied_time: dt.datetime | None = None
     last_checked_time: dt.datetime | None = None
+    azure_identity: Mapping[str, str] | None = None
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any] | None) -> Status:
@@ -109,11 +110,10 @@ class Status:
             azure_api_version=_optional_text(raw.get(_RAW["azure_api_version"])),
             applied_fingerprint=_optional_text(raw.get(_RAW["applied_fingerprint"])),
             rejected_fingerprint=_optional_text(raw.get(_RAW["rejected_fingerprint"])),
-            secret_versions=(
-                {str(k): str(v) for k, v in versions.items()} if isinstance(versions, Mapping) else None
-            ),
+            secret_versions=_string_map(versions),
             last_applied_time=parse_time(raw.get(_RAW["last_applied_time"])),
             last_checked_time=parse_time(raw.get(_RAW["last_checked_time"])),
+            azure_identity=_string_map(raw.get(_RAW["azure_identity"])),
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -127,7 +127,7 @@ class Status:
                 value = format_time(value)
             elif field.name == "conditions":
                 value = [c.to_raw() for c in value]
-            elif field.name == "secret_versions":
+            elif field.name in ("secret_versions", "azure_identity"):
                 value = dict(sorted(value.items()))
             raw[_RAW[field.name]] = value
         return raw
@@ -160,6 +160,7 @@ _RAW: Final = {
     "secret_versions": "secretVersions",
     "last_applied_time": "lastAppliedTime",
     "last_checked_time": "lastCheckedTime",
+    "azure_identity": "azureIdentity",
 }
 FIELDS: Final = tuple(_RAW.values())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration", "lastTransitionTime")
@@ -178,6 +179,10 @@ def patch(before: Mapping[str, Any] | None, after: Status) -> dict[str, Any]:
 def secret_versions_of(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
     """The Secret versions a stored status says were applied, read leniently (for the Secret index)."""
     return Status.from_raw(raw).secret_versions or {}
+
+
+def _string_map(value: Any) -> dict[str, str] | None:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else None
 
 
 def _text(value: Any) -> str:

@@ -2,8 +2,8 @@
 
 Works by resource ID and api-version. One pooled httpx.AsyncClient per process; every request carries a
 fresh `x-ms-client-request-id` and the reconcile's `x-ms-correlation-request-id`; every error is logged with
-ARM's `x-ms-request-id`. Requests take a token from the subscription's bucket first (throttle.py), then one
-of the connection slots, shared fairly between subscriptions and workspaces (slots.py); a bounded number of
+ARM's `x-ms-request-id`. Requests take a token from the bucket of their principal and subscription first
+(throttle.py; ARM's own limits are per principal and subscription), then one of the connection slots, shared fairly between subscriptions and workspaces (slots.py); a bounded number of
 in-call retries cover transient failures (5xx, 408, 429 with a short Retry-After, dropped connections).
 Anything longer is raised for the reconciler to reschedule: a handler never sleeps for minutes. Accepted
 status codes per operation are data, from the contract (CONNECTIONS.md §1).
@@ -39,6 +39,7 @@ from wsconn.arm.errors import (
 )
 from wsconn.arm.slots import FairSlots
 from wsconn.arm.throttle import OpClass, Throttle
+from wsconn.core.identity import OPERATOR_PRINCIPAL
 from wsconn.core.ids import scope_of
 
 log = logging.getLogger("wsconn.arm")
@@ -59,6 +60,14 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.5
     max_inline_wait: float = 10.0
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs a request: the principal (the key of its client-side buckets) and its httpx auth."""
+
+    principal: str
+    auth: httpx.Auth
 
 
 @dataclass(frozen=True)
@@ -108,9 +117,9 @@ class ArmClient:
     ) -> None:
         if not endpoint.startswith("https://"):
             raise ValueError(f"ARM endpoint must use https, got {endpoint!r}")
+        self._signer = Signer(OPERATOR_PRINCIPAL, auth)
         self._http = httpx.AsyncClient(
             base_url=endpoint.rstrip("/"),
-            auth=auth,
             verify=tls_context(),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -128,18 +137,32 @@ class ArmClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    def acting_as(self, signer: Signer) -> SignedArm:
+        """This client (its pool, buckets and slots) signing as `signer`."""
+        return SignedArm(self, signer)
+
     async def put(
-        self, resource_id: str, api_version: str, body: dict[str, Any], *, correlation_id: str
+        self,
+        resource_id: str,
+        api_version: str,
+        body: dict[str, Any],
+        *,
+        correlation_id: str,
+        signer: Signer | None = None,
     ) -> dict[str, Any]:
         """Create or replace (200; 201 tolerated as the generic RPC allows it)."""
         answer = await self._send(
-            "PUT", resource_id, api_version, "write", correlation_id=correlation_id, json=body
+            "PUT", resource_id, api_version, "write", correlation_id=correlation_id, json=body, signer=signer
         )
         return self._expect(answer, {200, 201})
 
-    async def get(self, resource_id: str, api_version: str, *, correlation_id: str) -> dict[str, Any] | None:
+    async def get(
+        self, resource_id: str, api_version: str, *, correlation_id: str, signer: Signer | None = None
+    ) -> dict[str, Any] | None:
         """The connection without credentials; None when it does not exist (its workspace does)."""
-        answer = await self._send("GET", resource_id, api_version, "read", correlation_id=correlation_id)
+        answer = await self._send(
+            "GET", resource_id, api_version, "read", correlation_id=correlation_id, signer=signer
+        )
         if answer.status == 404:
             error = parse_error(404, answer.body, answer.headers)
             if error.code in GONE_CODES or error.code == "SubscriptionNotFound":
@@ -148,17 +171,26 @@ class ArmClient:
         return self._expect(answer, {200})
 
     async def list_secrets(
-        self, resource_id: str, api_version: str, *, correlation_id: str
+        self, resource_id: str, api_version: str, *, correlation_id: str, signer: Signer | None = None
     ) -> dict[str, Any]:
         """The connection with its credentials (a POST: ARM counts it as a write)."""
         answer = await self._send(
-            "POST", f"{resource_id}/listsecrets", api_version, "write", correlation_id=correlation_id
+            "POST",
+            f"{resource_id}/listsecrets",
+            api_version,
+            "write",
+            correlation_id=correlation_id,
+            signer=signer,
         )
         return self._expect(answer, {200})
 
-    async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int:
+    async def delete(
+        self, resource_id: str, api_version: str, *, correlation_id: str, signer: Signer | None = None
+    ) -> int:
         """Delete; returns the status. 200, 204 and a 404 for the connection or its parents all mean gone."""
-        answer = await self._send("DELETE", resource_id, api_version, "delete", correlation_id=correlation_id)
+        answer = await self._send(
+            "DELETE", resource_id, api_version, "delete", correlation_id=correlation_id, signer=signer
+        )
         if answer.status in {200, 204}:
             return answer.status
         if answer.status == 404:
@@ -215,8 +247,12 @@ class ArmClient:
         *,
         correlation_id: str,
         json: dict[str, Any] | None = None,
+        signer: Signer | None = None,
     ) -> Answer:
+        signer = signer or self._signer
         subscription, workspace = scope_of(path)
+        # ARM limits each principal per subscription, so the client-side buckets are keyed by both.
+        bucket_key = f"{signer.principal}|{subscription}"
         slot = functools.partial(self._slots.slot, (subscription, workspace))
         inline_wait = 0.0
         for attempt in range(self._retry.attempts):
@@ -225,7 +261,7 @@ class ArmClient:
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            async with self._throttle.admitted(subscription, op, slot) as waited:
+            async with self._throttle.admitted(bucket_key, op, slot) as waited:
                 inline_wait += waited
                 log.debug(
                     "ARM %s %s sending (client request id %s, attempt %d)",
@@ -234,7 +270,9 @@ class ArmClient:
                     client_request_id,
                     attempt + 1,
                 )
-                answer = await self._exchange(method, path, api_version, headers=headers, json=json)
+                answer = await self._exchange(
+                    method, path, api_version, headers=headers, json=json, auth=signer.auth
+                )
             if isinstance(answer, httpx.TransportError):
                 log.warning(
                     "ARM %s %s failed: %s (client request id %s, attempt %d)",
@@ -255,7 +293,7 @@ class ArmClient:
                 retry_after = parse_retry_after(answer.headers.get("retry-after"))
                 if answer.status == 429 and retry_after:
                     # Every 429 backs off every worker, also one whose caller is not retried here.
-                    self._throttle.bucket(subscription, op).drain(retry_after)
+                    self._throttle.bucket(bucket_key, op).drain(retry_after)
                     log.info(
                         "ARM %s %s answered 429: %s requests wait %.1fs (x-ms-request-id %s)",
                         method,
@@ -282,7 +320,14 @@ class ArmClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _exchange(
-        self, method: str, path: str, api_version: str, *, headers: dict[str, str], json: Any
+        self,
+        method: str,
+        path: str,
+        api_version: str,
+        *,
+        headers: dict[str, str],
+        json: Any,
+        auth: httpx.Auth,
     ) -> Answer | httpx.TransportError:
         """One request and its whole answer within the deadline, or the transport error that stands in for
         one; raises when the deadline passes or the answer is too large."""
@@ -293,7 +338,7 @@ class ArmClient:
         status = 0
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._http.send(request, stream=True)
+                response = await self._http.send(request, stream=True, auth=auth)
                 status = response.status_code
                 try:
                     body = await self._read(method, path, response)
@@ -339,3 +384,39 @@ class ArmClient:
     def _observe(self, method: str, status: int, started: float) -> None:
         if self._observer is not None:
             self._observer(method, status, asyncio.get_running_loop().time() - started)
+
+
+class SignedArm:
+    """The ARM operations of one client as one principal: what a pass holds (reconciler/model.Arm)."""
+
+    def __init__(self, client: ArmClient, signer: Signer) -> None:
+        self._client = client
+        self._signer = signer
+
+    async def put(
+        self, resource_id: str, api_version: str, body: dict[str, Any], *, correlation_id: str
+    ) -> dict[str, Any]:
+        """PUT as this principal."""
+        return await self._client.put(
+            resource_id, api_version, body, correlation_id=correlation_id, signer=self._signer
+        )
+
+    async def get(self, resource_id: str, api_version: str, *, correlation_id: str) -> dict[str, Any] | None:
+        """GET as this principal."""
+        return await self._client.get(
+            resource_id, api_version, correlation_id=correlation_id, signer=self._signer
+        )
+
+    async def list_secrets(
+        self, resource_id: str, api_version: str, *, correlation_id: str
+    ) -> dict[str, Any]:
+        """listsecrets as this principal."""
+        return await self._client.list_secrets(
+            resource_id, api_version, correlation_id=correlation_id, signer=self._signer
+        )
+
+    async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int:
+        """DELETE as this principal."""
+        return await self._client.delete(
+            resource_id, api_version, correlation_id=correlation_id, signer=self._signer
+        )

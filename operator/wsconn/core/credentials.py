@@ -16,11 +16,14 @@ from wsconn.core import reasons
 
 @dataclass(frozen=True)
 class FetchedSecret:
-    """A Secret as read from the API server: its resourceVersion and decoded data."""
+    """A Secret as read from the API server: its resourceVersion and decoded data, and the uid and labels
+    that say which Secret it is and whether it may be used (`--secret-selector`)."""
 
     name: str
     resource_version: str
     data: Mapping[str, bytes] = field(repr=False)
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

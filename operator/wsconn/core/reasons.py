@@ -45,8 +45,8 @@ INVALID_SPEC: Final = Reason(
 SECRET_NOT_FOUND: Final = Reason(
     "SecretNotFound",
     "Reconciling, then Stalled",
-    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure. For `--missing-secret-grace` (300 s) after the resource's generation is first seen it is Reconciling (GitOps tools wait for a Secret delivered a moment later); after that, Stalled.",
-    "Create the Secret (it is picked up within a second) or fix the reference.",
+    "A referenced Secret does not exist in the resource's namespace. Nothing is changed in Azure. For `--missing-secret-grace` (300 s) after the resource's generation is first seen it is Reconciling (GitOps tools wait for a Secret delivered a moment later); after that, Stalled. With the operator's `--secret-selector`, a Secret that does not match it reads as missing (the message names the selector, and is the same whether the Secret exists or not).",
+    "Create the Secret (it is picked up within a second), label it to match the selector, or fix the reference.",
 )
 SECRET_KEY_NOT_FOUND: Final = Reason(
     "SecretKeyNotFound",
@@ -126,6 +126,18 @@ DELETE_FAILED: Final = Reason(
     "Deleting the connection in Azure failed; the finalizer stays and deletion is retried. The message gives the cause's own reason (for example `AzureAuthorizationFailed`); the condition that is True follows it.",
     "Read the message; fix permissions, or set `deletionPolicy: Orphan` to let go without deleting.",
 )
+AZURE_CREDENTIALS_NOT_FOUND: Final = Reason(
+    "AzureCredentialsNotFound",
+    "Stalled",
+    "The credential Secret that names the resource's Azure identity is missing or incomplete: the Secret `spec.azureCredentials.secretRef.name` names does not exist in the resource's namespace, or a credential Secret (that one, or the namespace's `wsconn-azure-credentials`) lacks `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` or one of `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE`, `AZURE_USE_WORKLOAD_IDENTITY: \"true\"`, or does not match the operator's `--secret-selector`. Nothing is sent to Azure.",
+    "Create or complete the Secret in the resource's namespace (it is picked up within a second), label it to match the selector, or fix `spec.azureCredentials`.",
+)
+OPERATOR_IDENTITY_NOT_ALLOWED: Final = Reason(
+    "OperatorIdentityNotAllowed",
+    "Stalled",
+    "The resource names no Azure identity (`spec.azureCredentials`, or a `wsconn-azure-credentials` Secret in its namespace) and the operator's own identity is not allowed in its namespace (`--operator-identity-namespaces`). Nothing is sent to Azure.",
+    "Create a `wsconn-azure-credentials` Secret in the namespace, set `spec.azureCredentials.secretRef`, or ask the platform team to add the namespace to the operator's allowlist.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -145,6 +157,8 @@ REASONS: Final = (
     AZURE_CONFLICT,
     AZURE_UNAVAILABLE,
     DELETE_FAILED,
+    AZURE_CREDENTIALS_NOT_FOUND,
+    OPERATOR_IDENTITY_NOT_ALLOWED,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}

@@ -57,8 +57,11 @@ class SecretReader:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise SecretReadError(ref, 0, type(exc).__name__) from None
         data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+        meta = secret.metadata
         return FetchedSecret(
             name=ref.name,
-            resource_version=str(secret.metadata.resource_version if secret.metadata else ""),
+            resource_version=str(meta.resource_version or "") if meta else "",
             data=data,
+            uid=str(meta.uid or "") if meta else "",
+            labels=dict(meta.labels or {}) if meta else {},
         )

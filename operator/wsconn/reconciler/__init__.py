@@ -29,10 +29,10 @@ from wsconn.logs import Log, log_context, with_correlation
 from wsconn.reconciler.apply import ApplyPass, Ports
 from wsconn.reconciler.delete import DeletePass
 from wsconn.reconciler.model import (
-    Arm,
     DeleteResult,
     Event,
     ObjectView,
+    Principals,
     ReconcileConfig,
     ReconcilerClosed,
     Result,
@@ -69,7 +69,7 @@ class Reconciler:
     def __init__(
         self,
         *,
-        arm: Arm,
+        principals: Principals,
         secrets: Secrets,
         status_writer: StatusWriter,
         config: ReconcileConfig,
@@ -77,7 +77,9 @@ class Reconciler:
         clock: Callable[[], dt.datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._ports = Ports(arm=arm, secrets=secrets, status_writer=status_writer, config=config)
+        self._ports = Ports(
+            principals=principals, secrets=secrets, status_writer=status_writer, config=config
+        )
         self._slots = FairSlots(workers)
         self._clock = clock
         self._jitter = jitter

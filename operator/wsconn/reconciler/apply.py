@@ -24,14 +24,29 @@ from wsconn.arm.errors import ArmFailure, ArmMalformedError
 from wsconn.core import classify, grace, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
-from wsconn.core.credentials import CredentialError, Resolved, resolve
+from wsconn.core.credentials import CredentialError, FetchedSecret, Resolved, resolve
 from wsconn.core.fingerprint import carried_over, fingerprint
+from wsconn.core.identity import (
+    Identity,
+    IdentityError,
+    credential_secret,
+    resolve_identity,
+    with_credential_version,
+)
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import Action, Applied, after_check, contradictions, drift_due, plan
 from wsconn.core.schema import BodyInvalidError, validate_body
 from wsconn.kube.secrets import SecretReadError
 from wsconn.logs import Log
-from wsconn.reconciler.model import Arm, Event, ReconcileConfig, Result, Secrets, StatusWriter
+from wsconn.reconciler.model import (
+    Arm,
+    Event,
+    Principals,
+    ReconcileConfig,
+    Result,
+    Secrets,
+    StatusWriter,
+)
 from wsconn.reconciler.passing import Pass
 
 READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the spec"
@@ -42,7 +57,7 @@ APPLYING_MESSAGE: Final = "writing connection {name} to Azure (api-version {vers
 class Ports:
     """What a pass acts through, and the settings it follows."""
 
-    arm: Arm
+    principals: Principals
     secrets: Secrets
     status_writer: StatusWriter
     config: ReconcileConfig
@@ -57,6 +72,9 @@ class Prepared:
     resource_id: str
     body: dict[str, Any]
     desired: str
+    identity: Identity
+    arm: Arm
+    """ARM as `identity`: every call of the pass goes through it."""
 
 
 class ApplyPass:
@@ -106,19 +124,32 @@ class ApplyPass:
             return p.finish(Outcome("stalled", reasons.INVALID_SPEC, str(exc)))
         resource_id = connection_id(spec)
         p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
+        identity_secret = credential_secret(spec.azure_credentials)
         try:
-            fetched = await self._ports.secrets.fetch(p.obj.ref.secrets(spec.secret_names()))
-            resolved = resolve(spec, {ref.name: found for ref, found in fetched.items()})
+            fetched = await self._ports.secrets.fetch(
+                p.obj.ref.secrets(spec.secret_names() | {identity_secret})
+            )
         except SecretReadError as exc:
             return p.failed(classify.classify(exc.fault), str(exc))
+        by_name = {ref.name: found for ref, found in fetched.items()}
+        chosen = self._identify(spec, by_name, identity_secret)
+        if isinstance(chosen, Result):
+            return chosen
+        identity, arm = chosen
+        try:
+            resolved = resolve(spec, _selected(by_name, self._ports.config))
         except CredentialError as exc:
             self._log.warning("credentials unavailable: %s", exc)
             ends = grace.grace_ends(
                 seen=p.status.observed_generation_time, grace=self._ports.config.missing_secret_grace
             )
             # No retry: the Secret watch runs a pass when it appears, and the grace timer when the grace ends.
-            return p.finish(grace.missing_secret(reasons.BY_NAME[exc.reason], str(exc), ends=ends, now=p.now))
-        p.secret_values = _secret_values(spec, resolved)
+            return p.finish(
+                grace.missing_secret(
+                    reasons.BY_NAME[exc.reason], _selector_said(exc, self._ports.config), ends=ends, now=p.now
+                )
+            )
+        p.secret_values = _secret_values(spec, resolved) + _identity_secrets(identity)
         body = build_body(spec, resolved.values, resolved.custom_keys)
         try:
             validate_body(body, spec.api_version)
@@ -147,7 +178,38 @@ class ApplyPass:
                 spec.api_version,
             )
             p.status = p.status.replace(applied_fingerprint=desired)
-        return Prepared(spec, resolved, resource_id, body, desired)
+        return Prepared(spec, resolved, resource_id, body, desired, identity, arm)
+
+    def _identify(
+        self, spec: ConnectionSpec, by_name: dict[str, FetchedSecret | None], secret: str
+    ) -> tuple[Identity, Arm] | Result:
+        """The pass's identity and ARM as it (core/identity.py decides; arm/principals.py builds), recorded
+        in status; or the Result that refuses the pass with nothing sent."""
+        p, config = self._p, self._ports.config
+        found = by_name.get(secret)
+        used = spec.secret_names()
+        versions = {k: v for k, v in (p.status.secret_versions or {}).items() if k in used | {secret}}
+        if secret not in used:  # a Secret the body also uses records the version applied, as before
+            versions = with_credential_version(versions, secret, found)
+        p.status = p.status.replace(secret_versions=versions or None)
+        try:
+            identity = resolve_identity(
+                namespace=p.obj.namespace,
+                requested=spec.azure_credentials,
+                fetched=found,
+                allowlist=config.operator_identity,
+                operator=config.operator_principal,
+                selector=config.secret_selector,
+            )
+        except IdentityError as exc:
+            self._log.warning("no Azure identity: %s", exc)
+            p.status = p.status.replace(azure_identity=None)
+            return p.finish(Outcome("stalled", exc.reason, str(exc)))
+        p.status = p.status.replace(azure_identity=identity.to_status())
+        try:
+            return identity, self._ports.principals.arm(identity)
+        except ArmFailure as exc:
+            return p.failed(classify.classify(exc.fault), exc.describe())
 
     async def _noop(self, prepared: Prepared) -> Result:
         return self._p.finish(_ready(prepared.spec))
@@ -159,7 +221,7 @@ class ApplyPass:
         """PUT the body; accept the answer only if it is the connection that was written."""
         spec, p = prepared.spec, self._p
         answer = await self._reporting_wait(
-            self._ports.arm.put(
+            prepared.arm.put(
                 prepared.resource_id, spec.api_version, prepared.body, correlation_id=self._correlation_id
             ),
             spec,
@@ -180,7 +242,7 @@ class ApplyPass:
         p.status = p.status.replace(
             applied_fingerprint=prepared.desired,
             rejected_fingerprint=None,
-            secret_versions=dict(prepared.resolved.versions),
+            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions},
             last_applied_time=p.now,
             last_checked_time=p.now,
             group=group if isinstance(group, str) and group else p.status.group,
@@ -189,7 +251,7 @@ class ApplyPass:
 
     async def _check(self, prepared: Prepared) -> Result:
         """GET (and, when asked, listsecrets): record a clean check, or re-apply what drifted."""
-        spec, p, arm = prepared.spec, self._p, self._ports.arm
+        spec, p, arm = prepared.spec, self._p, prepared.arm
         observed = await arm.get(prepared.resource_id, spec.api_version, correlation_id=self._correlation_id)
         desired = desired_properties(spec)
         why = after_check(observed=observed, desired=desired)
@@ -254,6 +316,30 @@ def _ready(spec: ConnectionSpec) -> Outcome:
         reasons.SUCCEEDED,
         READY_MESSAGE.format(name=spec.connection_name, workspace=spec.workspace.name),
     )
+
+
+def _selected(
+    by_name: dict[str, FetchedSecret | None], config: ReconcileConfig
+) -> dict[str, FetchedSecret | None]:
+    """The Secrets as the pass may use them: one that does not match `--secret-selector` reads as absent, so
+    the refusal is the same whether it exists or not (no way to probe for Secrets through a resource)."""
+    selector = config.secret_selector
+    if selector is None:
+        return by_name
+    return {n: f if f is not None and selector.matches(f.labels) else None for n, f in by_name.items()}
+
+
+def _selector_said(exc: CredentialError, config: ReconcileConfig) -> str:
+    """The refusal's message; a missing Secret's says which Secrets may be used at all."""
+    if exc.reason == reasons.SECRET_NOT_FOUND.name and config.secret_selector is not None:
+        return f"{exc} matching the operator's --secret-selector {config.secret_selector}"
+    return str(exc)
+
+
+def _identity_secrets(identity: Identity) -> list[str]:
+    """The identity's secret material, scrubbed from any message like the connection's credentials."""
+    credential = identity.credential
+    return [v for v in (credential.material, credential.password) if v] if credential else []
 
 
 def _secret_values(spec: ConnectionSpec, resolved: Resolved) -> list[str]:

@@ -10,12 +10,14 @@ from typing import Final
 from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
-from wsconn.core import classify
+from wsconn.core import classify, reasons
+from wsconn.core.identity import IdentityError, credential_secret, requested_secret, resolve_identity
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import DeleteAction, plan_delete
+from wsconn.kube.secrets import SecretReadError
 from wsconn.logs import Log
 from wsconn.reconciler.apply import Ports
-from wsconn.reconciler.model import DeleteResult, ObjectView
+from wsconn.reconciler.model import Arm, DeleteResult, ObjectView
 from wsconn.reconciler.passing import Pass
 
 
@@ -46,11 +48,44 @@ class DeletePass:
         resource_id, api_version = self._target
         assert resource_id is not None  # plan_delete chose DELETE because there is a target
         try:
-            code = await self._ports.arm.delete(resource_id, api_version, correlation_id=self._correlation_id)
+            arm = await self._arm()
+            code = await arm.delete(resource_id, api_version, correlation_id=self._correlation_id)
+        except IdentityError as exc:
+            return self._refused(exc)
+        except SecretReadError as exc:
+            return self._failed(exc.fault, str(exc))
         except ArmFailure as exc:
             return self._failed(exc.fault, exc.describe())
         self._log.info("deleted connection %s in Azure (%s)", resource_id, code)
         return DeleteResult(done=True, message=f"deleted ({code})")
+
+    async def _arm(self) -> Arm:
+        """ARM as the identity the resource writes with (the same order as the apply pass's), so that one
+        team's resource is deleted with that team's principal."""
+        obj, config = self._p.obj, self._ports.config
+        requested = requested_secret(obj.spec)
+        secret = obj.ref.secret(credential_secret(requested))
+        found = (await self._ports.secrets.fetch([secret])).get(secret)
+        identity = resolve_identity(
+            namespace=obj.namespace,
+            requested=requested,
+            fetched=found,
+            allowlist=config.operator_identity,
+            operator=config.operator_principal,
+            selector=config.secret_selector,
+        )
+        return self._ports.principals.arm(identity)
+
+    def _refused(self, exc: IdentityError) -> DeleteResult:
+        """No identity may delete: the finalizer stays and the pass is retried with backoff, so that creating
+        the credential Secret (or `deletionPolicy: Orphan`) is noticed without a touch."""
+        message = f"deleting {self._target[0]} failed ({exc.reason}): {exc}"
+        self._log.warning(message)
+        verdict = classify.Verdict("stalled", reasons.DELETE_FAILED, classify.Retry.BACKOFF)
+        result = self._p.failed(verdict, message)
+        return DeleteResult(
+            done=False, message=result.outcome.message, patch=result.patch, retry_after=result.retry_after
+        )
 
     def timed_out(self, message: str) -> DeleteResult:
         """The pass ran past its deadline."""

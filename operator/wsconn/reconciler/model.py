@@ -8,13 +8,15 @@ operator plugs in arm/client.py, kube/secrets.py and kube/status.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status
 from wsconn.core.conditions import Outcome
 from wsconn.core.credentials import FetchedSecret
+from wsconn.core.identity import Allowlist, Identity
+from wsconn.core.selectors import Selector
 
 
 class Arm(Protocol):
@@ -33,6 +35,13 @@ class Arm(Protocol):
     ) -> dict[str, Any]: ...
 
     async def delete(self, resource_id: str, api_version: str, *, correlation_id: str) -> int: ...
+
+
+class Principals(Protocol):
+    """ARM as one identity (arm/principals.py): the operator's own, or one built from a credential Secret and
+    cached per Secret version."""
+
+    def arm(self, identity: Identity) -> Arm: ...
 
 
 class Secrets(Protocol):
@@ -61,6 +70,12 @@ class ReconcileConfig:
     # Seconds after a generation is first seen during which a missing Secret or key is Reconciling, not
     # Stalled (core/grace.py).
     missing_secret_grace: float = 300.0
+    # Where the operator's own Azure identity may be used (--operator-identity-namespaces; default all).
+    operator_identity: Allowlist = field(default_factory=lambda: Allowlist(None))
+    # The operator's own (tenant, client), as far as its environment says, for status.azureIdentity.
+    operator_principal: tuple[str, str] = ("", "")
+    # Which Secrets may be used at all (--secret-selector); None: any Secret of the resource's namespace.
+    secret_selector: Selector | None = None
 
 
 @dataclass(frozen=True)
