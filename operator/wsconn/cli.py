@@ -298,19 +298,19 @@ def _azure_settings(arm_endpoint: str, arm_audience: str, arm_timeout: float) ->
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--output", "-o", type=OUTPUTS, default="text", show_default=True, help="Report format.")
 @DEFAULT_API_VERSION
-@_options("arm_endpoint", "arm_audience", "arm_timeout")
+@_options("arm_endpoint", "arm_audience", "arm_timeout", "operator_identity_namespaces", "secret_selector")
 def plan(
     *,
     paths: tuple[str, ...],
     output: str,
     default_api_version: str,
-    arm_endpoint: str,
-    arm_audience: str,
-    arm_timeout: float,
+    **values: Any,
 ) -> None:
     """Show what applying the manifests would change in Azure, without changing anything.
 
-    For each WorkspaceConnection, GETs the connection with the identity the operator would use and prints
+    For each WorkspaceConnection, GETs the connection with the identity the operator would use (a credential
+    Secret in the input named by spec.azureCredentials, else the namespace's wsconn-azure-credentials Secret in
+    the input, else the operator's own where --operator-identity-namespaces allows it) and prints
     create, update (the fields that differ, never values), no change, conflict (another resource in the
     input names the same connection) or cannot tell (with the reason). Credentials are not compared: ARM
     never returns them. PATH is as for validate. Exit status 0 when nothing would change, 2 when something
@@ -326,14 +326,19 @@ def plan(
     from wsconn.tools import plan as planner
     from wsconn.tools.manifests import read_documents
 
-    settings = _azure_settings(arm_endpoint, arm_audience, arm_timeout)
+    _empty_env_means_empty(values, "operator_identity_namespaces")
+    try:
+        settings = Settings(**values)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     documents, errors = read_documents(paths)
     entries = asyncio.run(
         planner.plan(
             documents,
             errors,
             default_api_version=default_api_version,
-            resolve=planner.operator_identity(settings),
+            resolve=planner.declared_identities(settings, documents),
+            settings=settings,
         )
     )
     click.echo(planner.render(entries, output), nl=False)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,44 @@ def test_plan_reads_and_reports(emulator: EmulatorClient, workspace: Workspace, 
     methods = {e["method"] for e in emulator.requests(since=start)}
     assert methods == {"GET"}, f"plan only reads: {methods}"
     assert "ghp" not in json.dumps(report)
+
+
+def test_plan_reads_as_the_identity_the_operator_would_use(
+    emulator: EmulatorClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    """A team's credential Secret in the input: plan's GET is made by that team's principal (the emulator's log
+    says which), and a connection outside the principal's scope is `cannot tell` with ARM's 403."""
+    own = workspace.connection_id("team-own")
+    client_id = str(uuid.uuid4())
+    registered = emulator.admin("POST", "clients", {"client_id": client_id, "scopes": [own]})
+    credentials = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "team-a-azure", "namespace": "team-a"},
+        "stringData": {
+            "AZURE_TENANT_ID": emulator.info["tenant_id"],
+            "AZURE_CLIENT_ID": client_id,
+            "AZURE_CLIENT_SECRET": str(registered["secret"]),
+        },
+    }
+    docs = []
+    for name in ("team-own", "not-theirs"):
+        for doc in _manifest(workspace, name, azureCredentials={"secretRef": {"name": "team-a-azure"}}):
+            docs.append({**doc, "metadata": {**doc["metadata"], "namespace": "team-a"}})
+    manifests = tmp_path / "team-a.yaml"
+    manifests.write_text(dump([credentials, *docs]))
+
+    start = emulator.last_seq()
+    code, report = _plan(emulator.operator_env(), manifests)
+    verdicts = {r["resource"]: (r["verdict"], r["detail"].split(":")[0]) for r in report["resources"]}
+    assert verdicts == {
+        "team-a/team-own": ("create", "team-own does not exist in workspace " + workspace.name),
+        "team-a/not-theirs": ("cannot tell", "AzureAuthorizationFailed"),
+    }
+    assert code == 1
+    assert all(
+        r["identity"] == f"Resource (client {client_id}, Secret team-a-azure)" for r in report["resources"]
+    )
+    calls = [e for e in emulator.requests(start) if e["path"].startswith(workspace.id)]
+    assert {(e["method"], e["client_id"]) for e in calls} == {("GET", client_id)}
+    assert str(registered["secret"]) not in json.dumps(report)

@@ -16,6 +16,7 @@ from wsconn.api.spec import WorkspaceRef, parse_spec
 from wsconn.arm.errors import ArmError, ArmTransportError
 from wsconn.core.bodies import desired_properties
 from wsconn.core.drift import differences
+from wsconn.core.identity import Identity
 from wsconn.settings import Settings
 from wsconn.tools import importer
 from wsconn.tools import plan as planner
@@ -39,18 +40,36 @@ class FakeArm:
         return answer  # type: ignore[no-any-return]
 
 
-def _plan(arm: FakeArm, *docs: Any) -> list[planner.Entry]:
-    @asynccontextmanager
-    async def client(settings: Settings) -> AsyncIterator[FakeArm]:
-        yield arm
+class FakeSigning:
+    """Principals: ARM as an identity; records which identity each GET was signed as."""
 
+    def __init__(self, arm: FakeArm) -> None:
+        self._arm = arm
+        self.identities: list[Identity] = []
+
+    def arm(self, identity: Identity) -> FakeArm:
+        self.identities.append(identity)
+        return self._arm
+
+
+def _plan(arm: FakeArm, *docs: Any, settings: Settings | None = None) -> list[planner.Entry]:
+    return _signed(FakeSigning(arm), *docs, settings=settings)
+
+
+def _signed(signing: FakeSigning, *docs: Any, settings: Settings | None = None) -> list[planner.Entry]:
+    @asynccontextmanager
+    async def client(settings: Settings) -> AsyncIterator[FakeSigning]:
+        yield signing
+
+    settings = settings or Settings()
     documents = [Document("m.yaml", i, d) for i, d in enumerate(docs)]
     return asyncio.run(
         planner.plan(
             documents,
             (),
             default_api_version=contract.DEFAULT_API_VERSION,
-            resolve=planner.operator_identity(Settings()),
+            resolve=planner.declared_identities(settings, documents),
+            settings=settings,
             client=client,
         )
     )
@@ -100,6 +119,55 @@ def test_plan_conflict_in_the_input_is_not_read_twice() -> None:
     entries = _plan(arm, connection("same"), connection("other", connectionName="SAME"))
     assert [(e.resource, e.verdict) for e in entries] == [("same", "no change"), ("other", "conflict")]
     assert len(arm.calls) == 1
+    assert planner.exit_code(entries) == 1
+
+
+def in_namespace(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
+    return {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
+
+
+def azure_secret(name: str, client: str, namespace: str = "team-a") -> dict[str, Any]:
+    data = {"AZURE_TENANT_ID": "tenant-a", "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "not-shown"}
+    return in_namespace(secret(name, **data), namespace)
+
+
+def test_plan_uses_the_identity_the_operator_would_use() -> None:
+    signing = FakeSigning(
+        FakeArm({"own": _properties(), "shared": _properties(), "elsewhere": _properties()})
+    )
+    entries = _signed(
+        signing,
+        azure_secret("team-a-azure", "client-own"),
+        azure_secret("wsconn-azure-credentials", "client-namespace"),
+        in_namespace(connection("own", azureCredentials={"secretRef": {"name": "team-a-azure"}}), "team-a"),
+        in_namespace(connection("shared"), "team-a"),
+        in_namespace(connection("elsewhere"), "team-b"),
+    )
+    used = {(i.source, i.client_id) for i in signing.identities}
+    assert used == {("Resource", "client-own"), ("Namespace", "client-namespace"), ("Operator", "")}
+    described = {e.resource: e.identity for e in entries}
+    assert described["team-a/own"] == "Resource (client client-own, Secret team-a-azure)"
+    assert (
+        described["team-a/shared"] == "Namespace (client client-namespace, Secret wsconn-azure-credentials)"
+    )
+    assert described["team-b/elsewhere"] == "Operator (client from the environment)"
+    assert "not-shown" not in planner.render(entries, "text") + planner.render(entries, "json")
+
+
+def test_plan_cannot_tell_without_the_identity_and_reads_nothing() -> None:
+    signing = FakeSigning(FakeArm({}))
+    named = connection("named", azureCredentials={"secretRef": {"name": "not-in-the-input"}})
+    entries = _signed(
+        signing,
+        in_namespace(named, "team-a"),
+        in_namespace(connection("unlisted"), "team-b"),
+        settings=Settings(operator_identity_namespaces="team-a"),
+    )
+    assert [(e.resource, e.verdict, e.detail.split(":")[0]) for e in entries] == [
+        ("team-a/named", "cannot tell", "AzureCredentialsNotFound"),
+        ("team-b/unlisted", "cannot tell", "OperatorIdentityNotAllowed"),
+    ]
+    assert signing.identities == []
     assert planner.exit_code(entries) == 1
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from wsconn.api.spec import WorkspaceRef
 from wsconn.arm.auth import BearerTokenAuth
 from wsconn.arm.client import ArmClient
+from wsconn.arm.principals import Principals
 from wsconn.arm.throttle import Throttle
 from wsconn.core.ids import PROVIDER
 from wsconn.runtime import credential
@@ -22,18 +23,38 @@ from wsconn.settings import Settings
 async def arm_client(settings: Settings) -> AsyncIterator[ArmClient]:
     """An ArmClient with the operator's identity (DefaultAzureCredential), closed afterwards."""
     token_credential = credential()
-    arm = ArmClient(
-        endpoint=settings.arm_endpoint,
-        auth=BearerTokenAuth(token_credential, settings.scope),
-        throttle=Throttle(settings.limits),
-        concurrency=settings.arm_concurrency,
-        timeout=settings.arm_timeout,
-    )
+    arm = _client(settings, BearerTokenAuth(token_credential, settings.scope))
     try:
         yield arm
     finally:
         await arm.aclose()
         await token_credential.close()
+
+
+@asynccontextmanager
+async def principals(settings: Settings) -> AsyncIterator[Principals]:
+    """ARM as any identity a resource resolves to (the operator's own, or a credential Secret's), signed as
+    the operator signs its passes; every credential and the client are closed afterwards."""
+    token_credential = credential()
+    auth = BearerTokenAuth(token_credential, settings.scope)
+    arm = _client(settings, auth)
+    signing = Principals(arm, auth, settings.scope)
+    try:
+        yield signing
+    finally:
+        await signing.aclose()
+        await arm.aclose()
+        await token_credential.close()
+
+
+def _client(settings: Settings, auth: BearerTokenAuth) -> ArmClient:
+    return ArmClient(
+        endpoint=settings.arm_endpoint,
+        auth=auth,
+        throttle=Throttle(settings.limits),
+        concurrency=settings.arm_concurrency,
+        timeout=settings.arm_timeout,
+    )
 
 
 def workspace_id(workspace: WorkspaceRef) -> str:

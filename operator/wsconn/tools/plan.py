@@ -7,9 +7,12 @@ resource in the input names the same connection: the first one owns it, as DESIG
 `cannot tell` with the reason (an invalid manifest, an identity or ARM failure, classified by the operator's
 classifier). Credentials are not compared: ARM never returns them. Nothing is written anywhere.
 
-Identity resolution is one seam (`IdentityResolver`): today every resource resolves to the operator's own
-identity (DefaultAzureCredential from the environment, DESIGN §4); per-resource and per-namespace Secrets and
-the operator's allowlist (DESIGN §2, issue 13) plug in there.
+Identity resolution is the operator's own (`core.identity.resolve_identity`, DESIGN §2) over the Secrets in
+the input: `spec.azureCredentials.secretRef`, else the namespace's `wsconn-azure-credentials`, else the
+operator's own identity (DefaultAzureCredential from the environment) where `--operator-identity-namespaces`
+allows it. The plan reads no cluster, so a credential Secret must be in the input to be used: one named by
+`spec.azureCredentials` and absent is `cannot tell`; an absent namespace Secret means the operator's identity,
+as it would in a namespace without one. Each identity GETs with its own credential.
 """
 
 from __future__ import annotations
@@ -19,51 +22,65 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Protocol
 
 from wsconn.api.spec import ConnectionSpec, parse_spec
-from wsconn.arm.client import ArmClient
 from wsconn.arm.errors import ArmFailure
 from wsconn.core import classify
 from wsconn.core.bodies import desired_properties
 from wsconn.core.drift import differences
+from wsconn.core.identity import Identity, IdentityError, credential_secret, resolve_identity
 from wsconn.core.ids import connection_id
 from wsconn.settings import Settings
-from wsconn.tools.azure import arm_client
-from wsconn.tools.manifests import Document, ReadError
+from wsconn.tools.azure import principals
+from wsconn.tools.manifests import Document, ReadError, secrets_in
 from wsconn.tools.validate import validate
 
 Verdict = Literal["create", "update", "no change", "conflict", "cannot tell"]
 CHANGES = frozenset({"create", "update"})
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The Azure identity a resource would be written with (DESIGN §2 `status.azureIdentity`)."""
-
-    source: Literal["Resource", "Namespace", "Operator"]
-    tenant_id: str
-    client_id: str
-    settings: Settings = field(compare=False, repr=False)
-
-    def describe(self) -> str:
-        """For the report: where the identity comes from and which client it is (never a secret)."""
-        return f"{self.source} (client {self.client_id or 'from the environment'})"
+def describe(identity: Identity) -> str:
+    """For the report: where the identity comes from and which client it is (never a secret)."""
+    client = identity.client_id or "from the environment"
+    secret = f", Secret {identity.secret_name}" if identity.secret_name else ""
+    return f"{identity.source} (client {client}{secret})"
 
 
 class IdentityResolver(Protocol):
-    """Which identity the operator would use for a resource."""
+    """Which identity the operator would use for a resource; raises IdentityError when none may be used."""
 
     def __call__(self, doc: Document, spec: ConnectionSpec) -> Identity: ...
 
 
-def operator_identity(settings: Settings) -> IdentityResolver:
-    """Every resource on the operator's own identity (DefaultAzureCredential from the environment)."""
-    identity = Identity(
-        "Operator", os.environ.get("AZURE_TENANT_ID", ""), os.environ.get("AZURE_CLIENT_ID", ""), settings
-    )
-    return lambda doc, spec: identity
+def declared_identities(settings: Settings, documents: Sequence[Document]) -> IdentityResolver:
+    """The identity each resource would use, decided by the operator's own rules over the input's Secrets."""
+    secrets = secrets_in(documents)
+    operator = (os.environ.get("AZURE_TENANT_ID", ""), os.environ.get("AZURE_CLIENT_ID", ""))
+
+    def resolve(doc: Document, spec: ConnectionSpec) -> Identity:
+        name = credential_secret(spec.azure_credentials)
+        fetched = secrets.get((doc.namespace, name)) or secrets.get(("", name))
+        if fetched is not None and not fetched.uid:
+            # Secrets from files have no uid; the credential cache is keyed by one, so give each its own.
+            fetched = replace(fetched, uid=f"{doc.namespace}/{name}", resource_version="input")
+        return resolve_identity(
+            namespace=doc.namespace,
+            requested=spec.azure_credentials,
+            fetched=fetched,
+            allowlist=settings.allowlist,
+            operator=operator,
+            selector=settings.selector,
+        )
+
+    return resolve
+
+
+class Signing(Protocol):
+    """ARM as one identity (arm/principals.Principals)."""
+
+    def arm(self, identity: Identity) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,8 @@ async def plan(
     *,
     default_api_version: str,
     resolve: IdentityResolver,
-    client: Callable[[Settings], Any] = arm_client,
+    settings: Settings,
+    client: Callable[[Settings], Any] = principals,
 ) -> list[Entry]:
     """The plan for every WorkspaceConnection among `documents`."""
     entries = [Entry(e.source, e.index, "", "cannot tell", e.message) for e in read_errors]
@@ -134,24 +152,31 @@ async def plan(
                 )
             )
             continue
-        targets.append(_Target(doc, spec, resolve(doc, spec)))
-    by_settings: dict[int, list[_Target]] = {}
-    for t in targets:
-        by_settings.setdefault(id(t.identity.settings), []).append(t)
-    for group in by_settings.values():
-        async with client(group[0].identity.settings) as arm:
-            entries += await asyncio.gather(*(_one(arm, t) for t in group))
+        try:
+            identity = resolve(doc, spec)
+        except IdentityError as exc:
+            entries.append(
+                Entry(
+                    doc.source, doc.index, resource, "cannot tell", f"{exc.reason}: {exc}", connection_id=rid
+                )
+            )
+            continue
+        targets.append(_Target(doc, spec, identity))
+    if targets:
+        async with client(settings) as signing:
+            entries += await asyncio.gather(*(_one(signing, t) for t in targets))
     return sorted(entries, key=lambda e: (e.source, e.document))
 
 
-async def _one(arm: ArmClient, target: _Target) -> Entry:
+async def _one(signing: Signing, target: _Target) -> Entry:
     doc, spec = target.doc, target.spec
     resource = f"{doc.namespace}/{doc.name}" if doc.namespace else doc.name
     rid = connection_id(spec)
     base = Entry(
-        doc.source, doc.index, resource, "cannot tell", identity=target.identity.describe(), connection_id=rid
+        doc.source, doc.index, resource, "cannot tell", identity=describe(target.identity), connection_id=rid
     )
     try:
+        arm = signing.arm(target.identity)
         observed = await arm.get(rid, spec.api_version, correlation_id=str(uuid.uuid4()))
     except ArmFailure as exc:
         return _with(base, "cannot tell", f"{classify.classify(exc.fault).reason}: {exc.describe()}")
