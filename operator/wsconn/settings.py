@@ -74,6 +74,14 @@ OPTIONS: Final = (
         float,
     ),
     Option(
+        "checked_time_interval",
+        "--checked-time-interval",
+        "WSCONN_CHECKED_TIME_INTERVAL",
+        "Seconds between writes of a clean drift check's time to status.lastCheckedTime; between them the "
+        "last check is kept in memory, so a resource at rest costs no Kubernetes writes. 0 writes every check.",
+        float,
+    ),
+    Option(
         "deep_drift_check",
         "--deep-drift-check",
         "WSCONN_DEEP_DRIFT_CHECK",
@@ -182,6 +190,7 @@ class Settings:
     arm_timeout: float = 30.0
     pass_timeout: float = 120.0
     drift_interval: float = 600.0
+    checked_time_interval: float = 3600.0
     deep_drift_check: bool = False
     arm_read_rate: float = 22.5
     arm_read_burst: float = 225.0
@@ -215,6 +224,8 @@ class Settings:
                 problems.append(f"{name} must be positive")
         if self.drift_interval < 0:
             problems.append("drift interval must not be negative")
+        if self.checked_time_interval < 0:
+            problems.append("checked-time interval must not be negative")
         if problems:
             raise ValueError("; ".join(problems))
 
