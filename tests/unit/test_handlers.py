@@ -13,7 +13,7 @@ import kopf
 import pytest
 from kopf._core.engines import posting
 
-from tests.unit.fakes import NOW, Shell, apikey_spec, view
+from tests.unit.fakes import NOW, Shell, apikey_spec, secret, view
 from tests.unit.virtual import run
 from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
@@ -118,17 +118,25 @@ def in_loop(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 # ---- reconcile ------------------------------------------------------------------------------------------------
 
 
-def test_reconcile_patches_status_posts_events_and_counts() -> None:
+def test_reconcile_patches_status_and_posts_events_for_news_only() -> None:
     wiring = Wiring()
-    patch = kopf.Patch()
+    patch, again = kopf.Patch(), kopf.Patch()
 
-    async def scenario() -> list[tuple[str, str]]:
+    async def create() -> list[tuple[str, str]]:
         await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
         return wiring.posted()
 
-    assert in_loop(scenario) == [("Normal", "Applied"), ("Normal", "Succeeded")]
+    assert in_loop(create) == [], "a first write that is Ready says so in status: no Event"
     assert patch["status"]["appliedFingerprint"].startswith("sha256:")
-    assert wiring.shell.arm.methods() == ["PUT"]
+    wiring.shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
+    written = view(status=dict(patch["status"]))
+
+    async def rotate() -> list[tuple[str, str]]:
+        await wiring.call("reconcile", body=body(written), patch=again, retry=0)
+        return wiring.posted()
+
+    assert in_loop(rotate) == [("Normal", "Applied")]
+    assert wiring.shell.arm.methods() == ["PUT", "PUT"]
 
 
 def test_reconcile_hands_a_transient_failure_to_kopfs_retry() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from wsconn.api import contract
+from wsconn.api import status as status_model
 from wsconn.api.authtypes import (
     AUTH_TYPES,
     CUSTOM_KEYS_FIELD,
@@ -347,7 +348,15 @@ def status_schema() -> Schema:
                 "additionalProperties": {"type": "string"},
             },
             "lastAppliedTime": _string("When the connection was last written to Azure.", format="date-time"),
-            "lastCheckedTime": _string("When Azure was last read for drift.", format="date-time"),
+            "lastCheckedTime": _string(
+                "When Azure was last read (a PUT or a drift check); a clean check is written at most hourly.",
+                format="date-time",
+            ),
+            status_model.FRAMEWORK_FIELD: {
+                "type": "object",
+                "description": "The operator framework's own records (handler progress, last handled spec).",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
         },
     }
 

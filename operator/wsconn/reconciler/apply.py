@@ -177,9 +177,11 @@ class ApplyPass:
                 f"{', '.join(wrong)}"
             )
         self._log.info("applied connection %s (api-version %s)", prepared.resource_id, spec.api_version)
-        p.events.append(
-            Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
-        )
+        if p.start.applied_fingerprint is not None:
+            # A rewrite (new spec or Secret, drift) is news; a first write is said by Ready becoming True.
+            p.events.append(
+                Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
+            )
         group = (answer.get("properties") or {}).get("group")
         p.checked = p.now
         p.status = p.status.replace(
