@@ -225,8 +225,8 @@ class ArmClient:
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            async with self._throttle.admitted(subscription, op, slot) as waited:
-                inline_wait += waited
+            async with self._throttle.admitted(subscription, op, slot) as admission:
+                inline_wait += admission.waited
                 log.debug(
                     "ARM %s %s sending (client request id %s, attempt %d)",
                     method,
@@ -235,6 +235,8 @@ class ArmClient:
                     attempt + 1,
                 )
                 answer = await self._exchange(method, path, api_version, headers=headers, json=json)
+                if not isinstance(answer, httpx.TransportError):
+                    admission.follow(answer.headers, op)
             if isinstance(answer, httpx.TransportError):
                 log.warning(
                     "ARM %s %s failed: %s (client request id %s, attempt %d)",
