@@ -108,13 +108,23 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
     rot_kube, rot_count = g("rotation.kubernetes.requests"), g("rotation.rotations") or 0
     steady_writes = g("steady.arm.writes")
     baseline_w = g("baseline.arm_writes_per_resource_hour")
+    plan = size.get("plan") or {}
+    second = g("create.second_client")
     return [
+        (
+            "Subscriptions (one workspace each) / another client spending writes (per s)",
+            f"{_fmt(plan.get('subscriptions', 1))} / {_fmt(plan.get('second_client_rate') or 0)}",
+        ),
         ("**Create** N: time until every resource is Ready (s)", _fmt(g("create.time_to_all_ready_seconds"))),
-        ("ARM's floor for N writes (s)", _fmt(g("create.arm_floor_seconds"))),
+        ("ARM's floor for the busiest subscription's writes (s)", _fmt(g("create.arm_floor_seconds"))),
         ("Ratio to ARM's floor", _fmt(g("create.ratio_to_arm_floor"))),
         (
-            "Floor under the operator's own limits: 16 in flight, writes 180 at 9/s (s)",
+            "Floor under the operator's own limits: 16 in flight, writes 200 at 10/s less 5 in hand (s)",
             _fmt(g("create.client_bucket_floor_seconds")),
+        ),
+        (
+            "Second client: writes sent / 429 answers",
+            f"{_fmt(second.get('writes'))} / {_fmt(second.get('throttled'))}" if second else "-",
         ),
         ("Submission of the N objects took (s)", _fmt(g("create.submit_seconds"))),
         ("Last ARM PUT answered at (s)", _fmt(g("create.last_put_seconds"))),
