@@ -286,7 +286,8 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
         spender.start()
     create_all(ctx.bench.kube, connection_objects(ctx.items))
     submitted = time.time()
-    timeout = 3 * plan.arm_floor() + 180
+    # Beyond ARM's floor, submitting and admitting N objects takes the API server about 30 ms each here.
+    timeout = 3 * plan.arm_floor() + 180 + 0.05 * plan.size
     all_ready = watcher.wait_count(plan.size, timeout)
     watcher.stop()
     second_client = spender.stop() if spender is not None else None

@@ -18,6 +18,7 @@ from tests.unit.virtual import run
 from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
+from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
 
@@ -387,3 +388,34 @@ def test_the_trigger_patches_only_the_annotation() -> None:
             {"metadata": {"annotations": {handlers.TRIGGER_ANNOTATION: "openai@8"}}},
         )
     ]
+
+
+# ---- Kopf's records in status.kopf ----------------------------------------------------------------------------
+
+
+def test_kopfs_last_handled_spec_moves_from_the_old_annotations_to_status_once() -> None:
+    storage = StatusDiffBase()
+    old = '{"spec":{"authType":"ApiKey"}}\n'
+    upgraded = body(
+        view(),
+        annotations={
+            "wsconn.azureml.dev/kopf-managed": "yes",
+            "wsconn.azureml.dev/last-handled-configuration": old,
+            TRIGGER_ANNOTATION: "s@1",
+        },
+    )
+    assert storage.fetch(body=upgraded) == {"spec": {"authType": "ApiKey"}}, "read from where it was"
+    essence = storage.build(body=upgraded)
+    assert essence["metadata"]["annotations"] == {TRIGGER_ANNOTATION: "s@1"}, "the old records are no spec"
+    patch = kopf.Patch()
+    storage.store(body=upgraded, patch=patch, essence=essence)
+    assert dict(patch["metadata"]["annotations"]) == {
+        "wsconn.azureml.dev/kopf-managed": None,
+        "wsconn.azureml.dev/last-handled-configuration": None,
+    }
+    stored = patch["status"]["kopf"]["last-handled-configuration"]
+    moved = body(view(status={"kopf": {"last-handled-configuration": stored}}))
+    assert storage.fetch(body=moved) == essence
+    again = kopf.Patch()
+    storage.store(body=moved, patch=again, essence=essence)
+    assert set(again) == {"status"}, "once moved, Kopf's records cost no patch of the resource itself"
