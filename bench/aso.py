@@ -81,7 +81,7 @@ def build() -> Path:
         return BINARY
     work = CACHE / "wrapper"
     write_wrapper(work)
-    partial = BINARY.with_suffix(".partial")
+    partial = BINARY.parent / f"{BINARY.name}.partial"
     subprocess.run(
         [
             "go",

@@ -195,7 +195,8 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
         lines += ["", "## Checks", ""]
         lines.append("| Check | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
         lines.append("|---|" + "---:|" * len(sizes))
-        for check in sizes[0].get("checks", {}):
+        checks = list(dict.fromkeys(c for s in sizes for c in s.get("checks", {})))  # skipped phases: n/a
+        for check in checks:
             lines.append(
                 f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
             )
@@ -218,15 +219,18 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
     s = results["settings"]
     lines += [
         f"- ARM emulator: latency uniform {s['latency'][0]}-{s['latency'][1]} s per call; ARM's buckets per "
-        "subscription (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one workspace in one "
-        "subscription for all N.",
+        "subscription (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one workspace in each "
+        "subscription (the first row says how many).",
         "- Workload: examples/ (12 authTypes, 9 with Secrets) round-robin, in 3 namespaces; each connection "
         "has Secrets of its own; Secrets exist before the clock starts.",
         "- Operator: `wsconn run` as the ServiceAccount of deploy/install.yaml (its ClusterRole), default "
-        "settings (50 workers, 16 ARM requests in flight, client buckets at 90% of ARM's), log level info.",
+        "settings (50 workers, 16 ARM requests in flight, client buckets of ARM's sizes following ARM's "
+        "x-ms-ratelimit-remaining-* headers less 5 tokens), log level info.",
         "- Steady state and baseline run in scaled time: drift interval (and the baseline's sync period) "
         "600 s / scale, ARM refill rates (emulator and operator) x scale, one hour = 3600 s / scale; so a "
         "scaled hour carries the requests of a real hour. Per-hour figures are per real hour.",
         "- Baseline: " + s["baseline"],
     ]
+    if results.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
