@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.phases import REAL_DRIFT_INTERVAL, SizePlan, run_size
+from bench.phases import PHASES, REAL_DRIFT_INTERVAL, SizePlan, run_size
 
 REPO = Path(__file__).resolve().parents[1]
 # The steady-state phase must not ask more of two shared cores than a real hour asks of ARM: the drift
@@ -60,17 +60,57 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rotation-pace", type=float, default=0.5, help="seconds between rotations")
     parser.add_argument("--latency", default="0.1,0.3", help="ARM latency range in seconds (default 0.1,0.3)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, audit log)")
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        default=1,
+        help="spread the N connections over this many subscriptions, one workspace each (default 1)",
+    )
+    parser.add_argument(
+        "--second-client",
+        type=float,
+        default=0.0,
+        help="writes per second another client of the operator's principal spends during create (default 0)",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"phases after create, comma-separated (default {','.join(PHASES)})",
+    )
+    parser.add_argument(
+        "--steady-fraction",
+        type=float,
+        default=1.0,
+        help="the part of a scaled hour counted in steady state (default 1; per-hour figures stay per hour)",
+    )
     return parser.parse_args(argv)
 
 
 def plans(args: argparse.Namespace) -> list[SizePlan]:
     """One plan per N from the options."""
     low, high = (float(x) for x in args.latency.split(","))
+    phases = tuple(p for p in args.phases.split(",") if p)
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))} (known: {', '.join(PHASES)})")
+    extra: dict[str, Any] = {
+        "subscriptions": args.subscriptions,
+        "second_client_rate": args.second_client,
+        "phases": phases,
+        "steady_fraction": args.steady_fraction,
+    }
     if args.quick:
-        return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high))]
+        return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high), **extra)]
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     return [
-        SizePlan(n, args.scale or auto_scale(n), args.rotations, args.rotation_pace, (low, high))
+        SizePlan(
+            n,
+            args.scale or auto_scale(n),
+            args.rotations,
+            args.rotation_pace,
+            (low, high),
+            **extra,
+        )
         for n in sizes
     ]
 

@@ -96,16 +96,17 @@ def load_examples(repo: Path) -> list[Example]:
 
 
 def build(
-    examples: list[Example], count: int, namespaces: list[str], workspace: Workspace, run: str
+    examples: list[Example], count: int, namespaces: list[str], workspaces: list[Workspace], run: str
 ) -> list[Item]:
     """`count` connections: item i is example i mod 12, in namespace (i // 12) mod 3, so every authType
-    appears in every namespace. Names are unique across namespaces because they share one workspace."""
+    appears in every namespace, and in workspace i mod K (one per subscription). Names are unique across
+    namespaces and workspaces."""
     items = []
     for i in range(count):
         example = examples[i % len(examples)]
         namespace = namespaces[(i // len(examples)) % len(namespaces)]
         name = f"b{i:05d}-{example.stem}"
-        items.append(_retarget(example, namespace, name, workspace, run))
+        items.append(_retarget(example, namespace, name, workspaces[i % len(workspaces)], run))
     return items
 
 

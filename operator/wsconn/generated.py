@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.metrics import Histogram, MetricWrapperBase
 
@@ -88,7 +89,9 @@ def categories_table() -> str:
 def metrics_table() -> str:
     """Every metric the operator serves (each Prometheus collector defined in wsconn.metrics)."""
     rows = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
-    collectors = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    collectors: list[Any] = [
+        v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase | metrics.ConditionGauge)
+    ]
     for collector in sorted(collectors, key=lambda c: c._name):
         kind = collector._type
         name = f"{collector._name}_total" if kind == "counter" else collector._name

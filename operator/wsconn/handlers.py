@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
-from wsconn.api.status import Status, format_time, secret_versions_of
+from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versions_of
 from wsconn.core import grace
 from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.logs import object_logger
@@ -48,7 +48,8 @@ from wsconn.settings import Settings
 
 log = logging.getLogger("wsconn.handlers")
 
-KOPF_PREFIX = "wsconn.azureml.dev"
+KOPF_PREFIX = "wsconn.azureml.dev"  # where releases before issue 16 kept Kopf's records, as annotations
+KOPF_STATUS = FRAMEWORK_FIELD  # status.kopf: Kopf's progress and last-handled configuration
 FINALIZER = "azureml.dev/finalizer"
 TRIGGER_ANNOTATION = "azureml.dev/secret-trigger"
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -102,11 +103,43 @@ def secret_markers(users: Any, secret: SecretRef, version: str) -> list[tuple[st
     ]
 
 
+class StatusDiffBase(kopf.StatusDiffBaseStorage):
+    """Kopf's last-handled configuration in `status.kopf`, read from the annotation where earlier releases
+    kept it until the first store here, which also removes every annotation under the old prefix (a one-time
+    patch per resource after an upgrade)."""
+
+    def __init__(self) -> None:
+        super().__init__(name=KOPF_STATUS)
+        self._legacy = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        """Kopf's essence without the old prefix's annotations, so their removal is no change."""
+        essence = super().build(body=body, extra_fields=extra_fields)
+        annotations = essence.get("metadata", {}).get("annotations", {})
+        for key in [k for k in annotations if k.startswith(f"{KOPF_PREFIX}/")]:
+            del annotations[key]
+        self.remove_empty_stanzas(essence)
+        return essence
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        """From status, else from the annotation an earlier release wrote."""
+        return super().fetch(body=body) or self._legacy.fetch(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Into status; the old prefix's annotations go."""
+        super().store(body=body, patch=patch, essence=essence)
+        for key in body.metadata.annotations:
+            if key.startswith(f"{KOPF_PREFIX}/"):
+                patch.metadata.annotations[key] = None
+
+
 def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     """Kopf's settings for this operator."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
+    # Kopf's own records live in status.kopf, so a pass's status and Kopf's bookkeeping are one status patch;
+    # in annotations they were a second patch of the resource on every handled change (issue 16).
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(name=KOPF_STATUS)
+    settings.persistence.diffbase_storage = StatusDiffBase()
     # Kopf's worker limit stays unbounded (its default): with a kopf.index, a limit below the number of
     # objects in one watch stream deadlocks the initial indexing after a restart, because the first workers
     # wait for every object to be indexed while the rest wait for a worker (nolar/kopf#1243). Concurrency is

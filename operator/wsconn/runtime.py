@@ -63,6 +63,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         config=ReconcileConfig(
             default_api_version=cfg.default_api_version,
             drift_interval=cfg.drift_interval,
+            checked_time_interval=cfg.checked_time_interval,
             deep_drift_check=cfg.deep_drift_check,
             pass_timeout=cfg.pass_timeout,
             missing_secret_grace=cfg.missing_secret_grace,

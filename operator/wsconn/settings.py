@@ -76,6 +76,14 @@ OPTIONS: Final = (
         float,
     ),
     Option(
+        "checked_time_interval",
+        "--checked-time-interval",
+        "WSCONN_CHECKED_TIME_INTERVAL",
+        "Seconds between writes of a clean drift check's time to status.lastCheckedTime; between them the "
+        "last check is kept in memory, so a resource at rest costs no Kubernetes writes. 0 writes every check.",
+        float,
+    ),
+    Option(
         "deep_drift_check",
         "--deep-drift-check",
         "WSCONN_DEEP_DRIFT_CHECK",
@@ -206,14 +214,15 @@ class Settings:
     arm_timeout: float = 30.0
     pass_timeout: float = 120.0
     drift_interval: float = 600.0
+    checked_time_interval: float = 3600.0
     deep_drift_check: bool = False
     missing_secret_grace: float = 300.0
-    arm_read_rate: float = 22.5
-    arm_read_burst: float = 225.0
-    arm_write_rate: float = 9.0
-    arm_write_burst: float = 180.0
-    arm_delete_rate: float = 9.0
-    arm_delete_burst: float = 180.0
+    arm_read_rate: float = 25.0
+    arm_read_burst: float = 250.0
+    arm_write_rate: float = 10.0
+    arm_write_burst: float = 200.0
+    arm_delete_rate: float = 10.0
+    arm_delete_burst: float = 200.0
     log_format: str = "text"
     log_level: str = "info"
     bind_address: str = "0.0.0.0"  # noqa: S104
@@ -248,6 +257,8 @@ class Settings:
             parse_selector(self.secret_selector)
         except SelectorError as exc:
             problems.append(f"secret selector: {exc}")
+        if self.checked_time_interval < 0:
+            problems.append("checked-time interval must not be negative")
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -355,7 +355,10 @@ SCHEMA_KEYS = {
     "x-kubernetes-validations",
     "x-kubernetes-list-type",
     "x-kubernetes-list-map-keys",
+    "x-kubernetes-preserve-unknown-fields",
 }
+# The one node whose content the schema does not describe: Kopf's own records (status.kopf).
+UNDESCRIBED = {".status.kopf"}
 RULE_KEYS = {"rule", "message", "messageExpression", "fieldPath", "reason", "optionalOldSelf"}
 RULE_REASONS = {"FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"}
 FORMATS = {"date-time", "int64"}
@@ -401,6 +404,10 @@ def test_crd_schema_is_structural(root_schema: dict[str, Any]) -> None:
             problems.append(f"{where}: unknown keys {sorted(set(node) - SCHEMA_KEYS)}")
         if "type" not in node:
             problems.append(f"{where}: no type")
+        if "x-kubernetes-preserve-unknown-fields" in node and (
+            where not in UNDESCRIBED or node["x-kubernetes-preserve-unknown-fields"] is not True
+        ):
+            problems.append(f"{where}: unknown fields preserved")
         if "properties" in node and node.get("type") != "object":
             problems.append(f"{where}: properties without type object")
         if "properties" in node and "additionalProperties" in node:

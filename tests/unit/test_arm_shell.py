@@ -9,7 +9,15 @@ import pytest
 
 from tests.unit.virtual import run
 from wsconn.arm.errors import parse_error, parse_retry_after
-from wsconn.arm.throttle import BucketSpec, Limits, OpClass, Throttle, TokenBucket
+from wsconn.arm.throttle import (
+    MARGIN,
+    BucketSpec,
+    Limits,
+    OpClass,
+    Throttle,
+    TokenBucket,
+    remaining_tokens,
+)
 from wsconn.handlers import referenced_secrets
 from wsconn.logs import ContextFilter, log_context
 from wsconn.reconciler import scrub
@@ -51,7 +59,7 @@ def test_drain_makes_every_later_reservation_wait_for_retry_after() -> None:
 
 def test_throttle_keeps_buckets_per_subscription_and_class() -> None:
     clock = Clock()
-    throttle = Throttle(Limits(write=BucketSpec(1, 1.0)), clock)
+    throttle = Throttle(Limits(write=BucketSpec(1, 1.0), margin=0), clock)
     assert throttle.bucket("SUB", "write") is throttle.bucket("sub", "write")
     assert throttle.bucket("sub", "write") is not throttle.bucket("sub", "read")
     assert throttle.bucket("sub", "write").reserve() == 0.0
@@ -60,12 +68,12 @@ def test_throttle_keeps_buckets_per_subscription_and_class() -> None:
 
 
 async def acquire(throttle: Throttle, subscription: str, op: OpClass) -> float:
-    async with throttle.admitted(subscription, op) as waited:
-        return waited
+    async with throttle.admitted(subscription, op) as admission:
+        return admission.waited
 
 
 def test_admission_sleeps_for_the_reserved_delay() -> None:
-    throttle = Throttle(Limits(read=BucketSpec(1, 20.0)))
+    throttle = Throttle(Limits(read=BucketSpec(1, 20.0), margin=0))
 
     async def twice() -> list[float]:
         return [await acquire(throttle, "s", "read"), await acquire(throttle, "s", "read")]
@@ -76,7 +84,7 @@ def test_admission_sleeps_for_the_reserved_delay() -> None:
 
 
 def test_a_wait_that_spans_a_drain_queues_again_behind_it() -> None:
-    throttle = Throttle(Limits(write=BucketSpec(1, 20.0)))
+    throttle = Throttle(Limits(write=BucketSpec(1, 20.0), margin=0))
 
     async def scenario() -> float:
         throttle.bucket("s", "write").reserve()
@@ -87,6 +95,150 @@ def test_a_wait_that_spans_a_drain_queues_again_behind_it() -> None:
 
     waited = run(scenario())
     assert waited >= 0.2, "a reservation made before the 429 must not fire inside Retry-After"
+
+
+# ---- following ARM's remaining-tokens headers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "op", "remaining"),
+    [
+        ({"x-ms-ratelimit-remaining-subscription-writes": "199"}, "write", 199.0),
+        (
+            {
+                "x-ms-ratelimit-remaining-subscription-reads": "240",
+                "x-ms-ratelimit-remaining-subscription-global-reads": "12",
+            },
+            "read",
+            12.0,
+        ),
+        ({"x-ms-ratelimit-remaining-subscription-global-deletes": "2999"}, "delete", 2999.0),
+        ({"x-ms-ratelimit-remaining-subscription-reads": "240"}, "write", None),
+        ({"x-ms-ratelimit-remaining-subscription-writes": "lots"}, "write", None),
+        ({"x-ms-ratelimit-remaining-subscription-writes": "-3"}, "write", None),
+        ({}, "read", None),
+    ],
+    ids=["principal", "global-lower-wins", "global-only", "other-class", "garbage", "negative", "none"],
+)
+def test_remaining_tokens_reads_the_binding_header(
+    headers: dict[str, str], op: OpClass, remaining: float | None
+) -> None:
+    assert remaining_tokens(headers, op) == remaining
+
+
+def test_an_answer_sets_the_level_to_arms_less_the_margin_both_ways() -> None:
+    clock = Clock()
+    bucket = TokenBucket(BucketSpec(capacity=200, rate=10.0), clock)
+    ticket = bucket.send()
+    bucket.follow(50, MARGIN, ticket)
+    assert bucket.tokens == 45
+    bucket.follow(120, MARGIN, ticket)
+    assert bucket.tokens == 115, "raised too: ARM refilled, or the other client stopped"
+    bucket.follow(1000, MARGIN, ticket)
+    assert bucket.tokens == 200, "never above capacity"
+
+
+def test_an_answer_counts_what_arm_has_not_seen_yet() -> None:
+    clock = Clock()
+    bucket = TokenBucket(BucketSpec(capacity=200, rate=10.0), clock)
+    early, answered_early, ticket, later, answered_later = (bucket.send() for _ in range(5))
+    bucket.answered(answered_early)  # counted before ours for sure
+    bucket.answered(answered_later)  # answered already, but maybe counted after ours
+    bucket.queued = 7  # reservations waiting
+    bucket.follow(100, MARGIN, ticket)
+    assert (early, later) == (1, 4)
+    assert bucket.tokens == 100 - MARGIN - 1 - 2 - 7, "in flight before it, anything sent after it, queued"
+
+
+def test_during_a_drain_an_answer_may_lower_the_level_but_not_raise_it() -> None:
+    clock = Clock()
+    bucket = TokenBucket(BucketSpec(capacity=200, rate=10.0), clock)
+    ticket = bucket.send()
+    bucket.drain(6.0)
+    bucket.follow(150, MARGIN, ticket)  # a 200 answered after the 429 must not lift the Retry-After window
+    assert bucket.reserve() == pytest.approx(6.1)
+    clock.now = 7.0
+    bucket.follow(150, MARGIN, ticket)
+    assert bucket.reserve() == 0.0, "after the window, ARM's level counts again"
+
+
+class ArmBucket:
+    """ARM's write bucket for one principal and subscription, on the loop's clock: 200 tokens, 10 per second;
+    a request finding no token is a 429."""
+
+    def __init__(self) -> None:
+        self.tokens, self.stamp, self.throttled = 200.0, asyncio.get_running_loop().time(), 0
+
+    def take(self) -> int | None:
+        now = asyncio.get_running_loop().time()
+        self.tokens = min(200.0, self.tokens + (now - self.stamp) * 10.0)
+        self.stamp = now
+        if self.tokens < 1:
+            self.throttled += 1
+            return None
+        self.tokens -= 1
+        return int(self.tokens)
+
+
+def creation_run(size: int, other_rate: float) -> tuple[float, int, int]:
+    """`size` writes through the operator's throttle (ARM's sizes, 16 in flight, 100-300 ms latency, ARM
+    counting a request half way), while another client of the same principal spends `other_rate` writes
+    per second: (seconds until the last answer, our 429s, the other client's 429s)."""
+    import random
+
+    rng = random.Random(16)
+
+    async def scenario() -> tuple[float, int, int]:
+        arm, other = ArmBucket(), ArmBucket()
+        other_throttled = 0
+        throttle, slots = Throttle(), asyncio.Semaphore(16)
+        ours = 0
+
+        async def write() -> None:
+            nonlocal ours
+            async with throttle.admitted("s", "write", lambda: slots) as admission:
+                latency = rng.uniform(0.1, 0.3)
+                await asyncio.sleep(latency / 2)
+                remaining = arm.take()
+                await asyncio.sleep(latency / 2)
+                if remaining is None:
+                    ours += 1
+                    throttle.bucket("s", "write").drain(1.0)
+                else:
+                    headers = {"x-ms-ratelimit-remaining-subscription-writes": str(remaining)}
+                    admission.follow(headers, "write")
+
+        async def spender() -> None:
+            nonlocal other_throttled
+            while other_rate:
+                await asyncio.sleep(1 / other_rate)
+                if arm.take() is None:
+                    other_throttled += 1
+
+        del other
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        background = asyncio.create_task(spender())
+        await asyncio.gather(*(write() for _ in range(size)))
+        elapsed = loop.time() - start
+        background.cancel()
+        return elapsed, ours, other_throttled
+
+    return run(scenario())
+
+
+@pytest.mark.parametrize(
+    "other_rate", [0.0, 2.0, 5.0], ids=["alone", "other-client-2-per-s", "other-5-per-s"]
+)
+def test_a_thousand_writes_reach_arms_floor_without_429s_also_beside_another_client(
+    other_rate: float,
+) -> None:
+    elapsed, ours, others = creation_run(1000, other_rate)
+    # ARM's floor for our writes: its 200-token burst, then what its 10/s leaves after the other client.
+    floor = 0.3 + (1000 - 200) / (10.0 - other_rate)
+    assert ours == 0, "no 429 for the operator"
+    assert others == 0, "and the margin leaves the other client its tokens"
+    assert elapsed <= 1.05 * floor, f"{elapsed:.1f}s against ARM's floor {floor:.1f}s"
 
 
 @pytest.mark.parametrize(

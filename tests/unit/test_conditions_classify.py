@@ -158,7 +158,9 @@ def test_is_ready_reads_built_conditions(state: str) -> None:
 @pytest.mark.parametrize(
     ("previous", "outcome", "changed"),
     [
-        (None, Outcome("ready", reasons.SUCCEEDED, "m"), True),
+        (None, Outcome("ready", reasons.SUCCEEDED, "m"), False),
+        (None, Outcome("progressing", reasons.AZURE_THROTTLED, "m"), True),
+        (None, Outcome("stalled", reasons.INVALID_SPEC, "m"), True),
         (Condition("Ready", "True", "Succeeded", "x"), Outcome("ready", reasons.SUCCEEDED, "m"), False),
         (Condition("Ready", "True", "Succeeded", "x"), Outcome("progressing", reasons.APPLYING, "m"), True),
         (
@@ -172,7 +174,15 @@ def test_is_ready_reads_built_conditions(state: str) -> None:
             True,
         ),
     ],
-    ids=["first", "same", "flipped", "same-reason-new-message", "new-reason"],
+    ids=[
+        "first-ready",
+        "first-progressing",
+        "first-stalled",
+        "same",
+        "flipped",
+        "same-reason-new-message",
+        "new-reason",
+    ],
 )
 def test_an_event_is_due_when_ready_changes_status_or_reason(
     previous: Condition | None, outcome: Outcome, changed: bool

@@ -22,7 +22,7 @@ from wsconn.core.credentials import FetchedSecret, resolve
 from wsconn.core.drift import credential_differences, differences
 from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id, subscription_of
-from wsconn.core.plan import drift_due, jitter_factor
+from wsconn.core.plan import check_basis, drift_due, jitter_factor, persist_check
 
 ID = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-ml"
@@ -622,3 +622,34 @@ def test_connection_id_is_the_arm_id_of_the_connection() -> None:
 )
 def test_subscription_of(resource_id: str, subscription: str) -> None:
     assert subscription_of(resource_id) == subscription
+
+
+@pytest.mark.parametrize(
+    ("persisted", "interval", "now_due"),
+    [(None, 600, None), (ago(100), 600, ago(100)), (ago(700), 0, ago(700))],
+    ids=["never-checked", "recent", "drift-disabled"],
+)
+def test_check_basis_keeps_what_needs_no_spreading(
+    persisted: dt.datetime | None, interval: float, now_due: dt.datetime | None
+) -> None:
+    assert check_basis(persisted=persisted, now=NOW, interval=interval, key="k") == now_due
+
+
+@pytest.mark.parametrize("key", [f"uid-{i}" for i in range(20)])
+def test_check_basis_spreads_an_old_check_within_one_interval(key: str) -> None:
+    basis = check_basis(persisted=ago(5000), now=NOW, interval=600, key=key)
+    assert basis is not None
+    assert ago(600) < basis <= NOW
+    assert not drift_due(last_checked=basis, now=NOW, interval=600, jitter=0.1, key=key)
+    assert drift_due(
+        last_checked=basis, now=NOW + dt.timedelta(seconds=541), interval=600, jitter=0.1, key=key
+    )
+
+
+@pytest.mark.parametrize(
+    ("persisted", "interval", "written"),
+    [(None, 3600, True), (ago(3599), 3600, False), (ago(3600), 3600, True), (ago(1), 0, True)],
+    ids=["never", "younger", "interval-old", "every-check"],
+)
+def test_persist_check(persisted: dt.datetime | None, interval: float, written: bool) -> None:
+    assert persist_check(persisted=persisted, now=NOW, interval=interval) is written

@@ -14,11 +14,12 @@ import kopf
 import pytest
 from kopf._core.engines import posting
 
-from tests.unit.fakes import NOW, Shell, apikey_spec, view
+from tests.unit.fakes import NOW, Shell, apikey_spec, secret, view
 from tests.unit.virtual import run
 from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
+from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
 
@@ -119,17 +120,25 @@ def in_loop(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 # ---- reconcile ------------------------------------------------------------------------------------------------
 
 
-def test_reconcile_patches_status_posts_events_and_counts() -> None:
+def test_reconcile_patches_status_and_posts_events_for_news_only() -> None:
     wiring = Wiring()
-    patch = kopf.Patch()
+    patch, again = kopf.Patch(), kopf.Patch()
 
-    async def scenario() -> list[tuple[str, str]]:
+    async def create() -> list[tuple[str, str]]:
         await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
         return wiring.posted()
 
-    assert in_loop(scenario) == [("Normal", "Applied"), ("Normal", "Succeeded")]
+    assert in_loop(create) == [], "a first write that is Ready says so in status: no Event"
     assert patch["status"]["appliedFingerprint"].startswith("sha256:")
-    assert wiring.shell.arm.methods() == ["PUT"]
+    wiring.shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
+    written = view(status=dict(patch["status"]))
+
+    async def rotate() -> list[tuple[str, str]]:
+        await wiring.call("reconcile", body=body(written), patch=again, retry=0)
+        return wiring.posted()
+
+    assert in_loop(rotate) == [("Normal", "Applied")]
+    assert wiring.shell.arm.methods() == ["PUT", "PUT"]
 
 
 def test_reconcile_hands_a_transient_failure_to_kopfs_retry() -> None:
@@ -439,3 +448,34 @@ def test_the_trigger_patches_only_the_annotation() -> None:
             {"metadata": {"annotations": {handlers.TRIGGER_ANNOTATION: "openai@8"}}},
         )
     ]
+
+
+# ---- Kopf's records in status.kopf ----------------------------------------------------------------------------
+
+
+def test_kopfs_last_handled_spec_moves_from_the_old_annotations_to_status_once() -> None:
+    storage = StatusDiffBase()
+    old = '{"spec":{"authType":"ApiKey"}}\n'
+    upgraded = body(
+        view(),
+        annotations={
+            "wsconn.azureml.dev/kopf-managed": "yes",
+            "wsconn.azureml.dev/last-handled-configuration": old,
+            TRIGGER_ANNOTATION: "s@1",
+        },
+    )
+    assert storage.fetch(body=upgraded) == {"spec": {"authType": "ApiKey"}}, "read from where it was"
+    essence = storage.build(body=upgraded)
+    assert essence["metadata"]["annotations"] == {TRIGGER_ANNOTATION: "s@1"}, "the old records are no spec"
+    patch = kopf.Patch()
+    storage.store(body=upgraded, patch=patch, essence=essence)
+    assert dict(patch["metadata"]["annotations"]) == {
+        "wsconn.azureml.dev/kopf-managed": None,
+        "wsconn.azureml.dev/last-handled-configuration": None,
+    }
+    stored = patch["status"]["kopf"]["last-handled-configuration"]
+    moved = body(view(status={"kopf": {"last-handled-configuration": stored}}))
+    assert storage.fetch(body=moved) == essence
+    again = kopf.Patch()
+    storage.store(body=moved, patch=again, essence=essence)
+    assert set(again) == {"status"}, "once moved, Kopf's records cost no patch of the resource itself"

@@ -75,7 +75,7 @@ def test_a_new_resource_is_put_and_reported_ready() -> None:
         "Reconciling": ("False", "Succeeded"),
         "Stalled": ("False", "Succeeded"),
     }
-    assert [(e.type, e.reason) for e in result.events] == [("Normal", "Applied"), ("Normal", "Succeeded")]
+    assert result.events == (), "Ready=True in status says it: an Event would be one more request"
     assert result.patch == status.to_raw(), "the first patch writes the whole status"
     assert result.retry_after is None
 
@@ -124,13 +124,54 @@ def due(shell: Shell) -> ObjectView:
     return obj
 
 
-def test_a_clean_drift_check_records_the_check_only() -> None:
+def test_a_clean_drift_check_writes_nothing_and_is_remembered_in_memory() -> None:
     shell = Shell()
     obj = due(shell)
     result = reconcile(shell, obj)
     assert shell.arm.methods() == ["PUT", "GET"]
+    assert result.patch == {}, "lastCheckedTime (10:00, the PUT) is younger than the checked-time interval"
+    assert result.events == ()
+    assert shell.reconciler.drift_check_due(obj) is False, "the check is remembered though status is older"
+    assert reconcile(shell, obj).patch == {}
+    assert shell.arm.methods() == ["PUT", "GET"], "not due again: no second GET"
+
+
+def test_a_clean_check_is_written_once_the_persisted_time_is_a_checked_time_interval_old() -> None:
+    shell = Shell()
+    obj = due(shell)  # 10:33:20, clean, in memory only
+    reconcile(shell, obj)
+    shell.now = NOW + dt.timedelta(seconds=3000)  # 10:50: due again (1,000 s > 600 s), 3,000 s < 3,600 s
+    assert reconcile(shell, obj).patch == {}
+    shell.now = NOW + dt.timedelta(seconds=3700)  # 11:01:40: due, and the persisted 10:00 is over an hour old
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["PUT", "GET", "GET", "GET"]
+    assert result.patch == {"lastCheckedTime": "2026-06-01T11:01:40Z"}
+
+
+def test_a_checked_time_interval_of_zero_writes_every_clean_check() -> None:
+    shell = Shell(
+        config=ReconcileConfig(default_api_version="2025-06-01", drift_interval=600, checked_time_interval=0)
+    )
+    result = reconcile(shell, due(shell))
     assert result.patch == {"lastCheckedTime": "2026-06-01T10:33:20Z"}
-    assert shell.reconciler.drift_check_due(view(status=result.status.to_raw())) is False
+
+
+def test_after_a_restart_old_checks_come_due_spread_over_one_interval_not_at_once() -> None:
+    # A new process knows only status.lastCheckedTime, which may be up to an hour old.
+    shell = Shell()
+    first = reconcile(shell, view())
+    restarted = Shell(now=NOW + dt.timedelta(seconds=3000))
+    objects = [view(status=first.status.to_raw(), uid=f"uid-{i}") for i in range(200)]
+    assert not any(restarted.reconciler.drift_check_due(o) for o in objects), "none due at first sight"
+    due_after = []
+    for step in range(0, 601, 10):
+        restarted.now = NOW + dt.timedelta(seconds=3000 + step)
+        due_after += [step for o in objects if restarted.reconciler.drift_check_due(o)]
+        objects = [o for o in objects if not restarted.reconciler.drift_check_due(o)]
+    assert not objects, "every resource came due within one interval"
+    assert min(due_after) >= 60, "not before 0.1 of the 600 s interval"
+    assert max(due_after) <= 550, "all by 0.9 of it"
+    assert len(set(due_after)) > 30, "spread, not in one burst"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from wsconn.api import crd
 from wsconn.api.status import (
     CONDITION_FIELDS,
     FIELDS,
+    FRAMEWORK_FIELD,
     Condition,
     Status,
     format_time,
@@ -79,7 +80,8 @@ def test_a_hand_edited_status_reads_leniently(raw: dict[str, Any] | None) -> Non
 
 def test_the_status_model_is_the_crds_status_schema() -> None:
     schema = crd.status_schema()
-    assert set(FIELDS) == set(schema["properties"])
+    assert {*FIELDS, FRAMEWORK_FIELD} == set(schema["properties"])
+    assert schema["properties"][FRAMEWORK_FIELD]["x-kubernetes-preserve-unknown-fields"] is True
     assert set(CONDITION_FIELDS) == set(schema["properties"]["conditions"]["items"]["properties"])
 
 

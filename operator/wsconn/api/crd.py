@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from wsconn.api import contract
+from wsconn.api import status as status_model
 from wsconn.api.authtypes import (
     AUTH_TYPES,
     CUSTOM_KEYS_FIELD,
@@ -370,7 +371,10 @@ def status_schema() -> Schema:
                 "additionalProperties": {"type": "string"},
             },
             "lastAppliedTime": _string("When the connection was last written to Azure.", format="date-time"),
-            "lastCheckedTime": _string("When Azure was last read for drift.", format="date-time"),
+            "lastCheckedTime": _string(
+                "When Azure was last read (a PUT or a drift check); a clean check is written at most hourly.",
+                format="date-time",
+            ),
             "azureIdentity": {
                 "type": "object",
                 "description": "The Azure identity the last pass used (never a secret).",
@@ -382,6 +386,11 @@ def status_schema() -> Schema:
                     "tenantId": _string("Entra tenant of the identity."),
                     "clientId": _string("Client (application) id of the identity."),
                 },
+            },
+            status_model.FRAMEWORK_FIELD: {
+                "type": "object",
+                "description": "The operator framework's own records (handler progress, last handled spec).",
+                "x-kubernetes-preserve-unknown-fields": True,
             },
         },
     }

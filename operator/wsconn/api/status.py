@@ -163,6 +163,9 @@ _RAW: Final = {
     "azure_identity": "azureIdentity",
 }
 FIELDS: Final = tuple(_RAW.values())
+# The operator framework's (Kopf's) own records: handler progress and the last handled spec. The operator
+# neither reads nor patches it; it is in status so that Kopf's bookkeeping and the pass's status are one patch.
+FRAMEWORK_FIELD: Final = "kopf"
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration", "lastTransitionTime")
 
 

@@ -261,8 +261,8 @@ class ArmClient:
                 "x-ms-client-request-id": client_request_id,
                 "x-ms-correlation-request-id": correlation_id,
             }
-            async with self._throttle.admitted(bucket_key, op, slot) as waited:
-                inline_wait += waited
+            async with self._throttle.admitted(bucket_key, op, slot) as admission:
+                inline_wait += admission.waited
                 log.debug(
                     "ARM %s %s sending (client request id %s, attempt %d)",
                     method,
@@ -273,6 +273,8 @@ class ArmClient:
                 answer = await self._exchange(
                     method, path, api_version, headers=headers, json=json, auth=signer.auth
                 )
+                if not isinstance(answer, httpx.TransportError):
+                    admission.follow(answer.headers, op)
             if isinstance(answer, httpx.TransportError):
                 log.warning(
                     "ARM %s %s failed: %s (client request id %s, attempt %d)",

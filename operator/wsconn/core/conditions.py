@@ -63,9 +63,13 @@ def build_conditions(
 
 
 def ready_changed(previous: Condition | None, outcome: Outcome) -> bool:
-    """Whether `outcome` changes the Ready condition's status or reason (worth an Event)."""
+    """Whether `outcome` changes the Ready condition's status or reason (worth an Event).
+
+    A first outcome is worth one only when it is a failure: a new resource that becomes Ready says so in its
+    conditions, and an Event for it would cost one more API request per created resource (issue 16 brought
+    creation from 5.75 requests per resource to 2.75 in the benchmark)."""
     if previous is None:
-        return True
+        return outcome.state != "ready"
     return (previous.status, previous.reason) != (
         "True" if outcome.state == "ready" else "False",
         outcome.reason.name,

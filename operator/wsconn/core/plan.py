@@ -127,7 +127,35 @@ def drift_due(
     return (now - last_checked).total_seconds() >= interval * jitter_factor(key, jitter)
 
 
+def check_basis(
+    *, persisted: dt.datetime | None, now: dt.datetime, interval: float, key: str
+) -> dt.datetime | None:
+    """When a resource first seen by this process counts as last checked, from `status.lastCheckedTime`.
+
+    A recent persisted time is taken as it is. One older than the drift interval (the operator restarted, and
+    the last checks lived in memory, since lastCheckedTime is written at most every checked-time interval)
+    would make every resource due at the same moment: N GETs in one burst, each holding a worker while it
+    waits for a read token. Instead the check is spread by `key` over the coming interval (due between 0.1 and
+    0.9 of it with the default 10% jitter), as resources created together are spread by the jitter.
+    """
+    if persisted is None or interval <= 0:
+        return persisted
+    if (now - persisted).total_seconds() < interval:
+        return persisted
+    return now - dt.timedelta(seconds=interval * _unit(key))
+
+
+def persist_check(*, persisted: dt.datetime | None, now: dt.datetime, interval: float) -> bool:
+    """Whether a clean drift check at `now` is written to `status.lastCheckedTime` (else it stays in memory):
+    when nothing is persisted yet or the persisted time is at least `interval` old (0: every check)."""
+    return persisted is None or (now - persisted).total_seconds() >= interval
+
+
 def jitter_factor(key: str, jitter: float) -> float:
     """A stable factor in [1 - jitter, 1 + jitter] for `key`."""
-    unit = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
-    return 1.0 - jitter + 2.0 * jitter * unit
+    return 1.0 - jitter + 2.0 * jitter * _unit(key)
+
+
+def _unit(key: str) -> float:
+    """A stable number in [0, 1) for `key`."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64

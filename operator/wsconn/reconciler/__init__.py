@@ -24,7 +24,7 @@ from typing import Any, Final, TypeVar
 from wsconn.api.status import Status
 from wsconn.arm.slots import FairSlots
 from wsconn.core import classify, grace
-from wsconn.core.plan import drift_due
+from wsconn.core.plan import check_basis, drift_due
 from wsconn.logs import Log, log_context, with_correlation
 from wsconn.reconciler.apply import ApplyPass, Ports
 from wsconn.reconciler.delete import DeletePass
@@ -85,6 +85,9 @@ class Reconciler:
         self._jitter = jitter
         self._locks: dict[str, asyncio.Lock] = {}
         self._latest: dict[str, Status] = {}
+        # When Azure was last read for each object, as this process knows it: status.lastCheckedTime is
+        # written only every checked_time_interval (apply.py), so this is the drift timer's basis.
+        self._checked: dict[str, dt.datetime] = {}
         self._in_flight: dict[asyncio.Task[object], float] = {}
         self._closed = False
 
@@ -98,13 +101,30 @@ class Reconciler:
         """Drop what is remembered of a deleted object."""
         self._locks.pop(uid, None)
         self._latest.pop(uid, None)
+        self._checked.pop(uid, None)
+
+    def last_checked(self, obj: ObjectView) -> dt.datetime | None:
+        """When Azure was last read for `obj` as this process knows it (in memory, else from its status,
+        spread over one drift interval when that is old: core.plan.check_basis)."""
+        known = self._checked.get(obj.uid)
+        if known is not None:
+            return known
+        status = self._latest.get(obj.uid) or Status.from_raw(obj.status)
+        basis = check_basis(
+            persisted=status.last_checked_time,
+            now=self._clock(),
+            interval=self._ports.config.drift_interval,
+            key=obj.uid,
+        )
+        if basis is not None:
+            self._checked[obj.uid] = basis
+        return basis
 
     def drift_check_due(self, obj: ObjectView) -> bool:
         """Whether the drift timer should run a pass now (cheap: no I/O)."""
-        status = self._latest.get(obj.uid) or Status.from_raw(obj.status)
         config = self._ports.config
         return drift_due(
-            last_checked=status.last_checked_time,
+            last_checked=self.last_checked(obj),
             now=self._clock(),
             interval=config.drift_interval,
             jitter=config.drift_jitter,
@@ -138,6 +158,8 @@ class Reconciler:
                     apply.run(), lambda message: state.failed(classify.classify(DEADLINE), message)
                 )
             self._latest[obj.uid] = result.status
+            if state.checked is not None:
+                self._checked[obj.uid] = state.checked
             return result
 
     async def delete(self, obj: ObjectView, *, log: Log, retry: int = 0) -> DeleteResult:
@@ -167,7 +189,8 @@ class Reconciler:
 
     def _pass(self, obj: ObjectView, retry: int) -> Pass:
         start = self._latest.get(obj.uid) or Status.from_raw(obj.status)
-        return Pass(obj, start, obj.status, self._clock(), retry, self._jitter)
+        checked = self.last_checked(obj)
+        return Pass(obj, start, obj.status, self._clock(), retry, self._jitter, checked=checked)
 
     async def _bounded(self, run: Coroutine[Any, Any, T], timed_out: Callable[[str], T]) -> T:
         """`run` within the pass deadline; past it, `timed_out(message)` ends the pass instead."""

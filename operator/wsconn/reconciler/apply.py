@@ -34,7 +34,15 @@ from wsconn.core.identity import (
     with_credential_version,
 )
 from wsconn.core.ids import connection_id
-from wsconn.core.plan import Action, Applied, after_check, contradictions, drift_due, plan
+from wsconn.core.plan import (
+    Action,
+    Applied,
+    after_check,
+    contradictions,
+    drift_due,
+    persist_check,
+    plan,
+)
 from wsconn.core.schema import BodyInvalidError, validate_body
 from wsconn.kube.secrets import SecretReadError
 from wsconn.logs import Log
@@ -95,7 +103,7 @@ class ApplyPass:
             desired=prepared.desired,
             applied=Applied(self._p.status.applied_fingerprint, self._p.status.rejected_fingerprint),
             drift_due=drift_due(
-                last_checked=self._p.status.last_checked_time,
+                last_checked=self._p.checked,
                 now=self._p.now,
                 interval=self._ports.config.drift_interval,
                 jitter=self._ports.config.drift_jitter,
@@ -235,10 +243,13 @@ class ApplyPass:
                 f"{', '.join(wrong)}"
             )
         self._log.info("applied connection %s (api-version %s)", prepared.resource_id, spec.api_version)
-        p.events.append(
-            Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
-        )
+        if p.start.applied_fingerprint is not None:
+            # A rewrite (new spec or Secret, drift) is news; a first write is said by Ready becoming True.
+            p.events.append(
+                Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
+            )
         group = (answer.get("properties") or {}).get("group")
+        p.checked = p.now
         p.status = p.status.replace(
             applied_fingerprint=prepared.desired,
             rejected_fingerprint=None,
@@ -250,7 +261,11 @@ class ApplyPass:
         return p.finish(_ready(spec))
 
     async def _check(self, prepared: Prepared) -> Result:
-        """GET (and, when asked, listsecrets): record a clean check, or re-apply what drifted."""
+        """GET (and, when asked, listsecrets): record a clean check, or re-apply what drifted.
+
+        A clean check is remembered in memory (`Pass.checked`) and written to status.lastCheckedTime only when
+        the persisted time is `checked_time_interval` old: so a resource at rest costs no Kubernetes writes
+        between those, where writing every check cost N/interval etcd writes per second for nothing."""
         spec, p, arm = prepared.spec, self._p, prepared.arm
         observed = await arm.get(prepared.resource_id, spec.api_version, correlation_id=self._correlation_id)
         desired = desired_properties(spec)
@@ -267,8 +282,12 @@ class ApplyPass:
             p.events.append(Event("Normal", "DriftCorrected", why))
             return await self._write(prepared)
         group = ((observed or {}).get("properties") or {}).get("group")
+        p.checked = p.now
+        persisted = p.status.last_checked_time
+        if persist_check(persisted=persisted, now=p.now, interval=self._ports.config.checked_time_interval):
+            persisted = p.now
         p.status = p.status.replace(
-            last_checked_time=p.now, group=group if isinstance(group, str) and group else p.status.group
+            last_checked_time=persisted, group=group if isinstance(group, str) and group else p.status.group
         )
         return p.finish(_ready(spec))
 

@@ -63,6 +63,8 @@ class ReconcileConfig:
     default_api_version: str
     drift_interval: float
     drift_jitter: float = 0.1
+    # A clean drift check's time is written to status at most this often; between writes it lives in memory.
+    checked_time_interval: float = 3600.0
     deep_drift_check: bool = False
     pass_timeout: float = 120.0
     # A write kept waiting this long tells the truth in status (Reconciling, reason Applying) while it waits.

@@ -29,7 +29,8 @@ def scrub(text: str, values: Iterable[str]) -> str:
 @dataclass
 class Pass:
     """State of one pass. `start` is the status the pass began from (what this process last knew); `base` is
-    what the API server holds, which the final patch is computed against."""
+    what the API server holds, which the final patch is computed against; `checked` is when Azure was last
+    read for drift as this process knows it (status.lastCheckedTime is written only every so often)."""
 
     obj: ObjectView
     start: Status
@@ -37,6 +38,7 @@ class Pass:
     now: dt.datetime
     retry: int
     jitter: Callable[[], float]
+    checked: dt.datetime | None = None
     status: Status = field(init=False)
     events: list[Event] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
