@@ -6,6 +6,7 @@ tests/unit/fakes.py) into writing it, and a new reason without a scenario fails 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import ArmCredentialError, ArmError
 from wsconn.core import reasons
+from wsconn.core.ownership import Claimant
 from wsconn.core.reasons import Reason
 from wsconn.kube.secrets import SecretReadError
 
@@ -64,6 +66,15 @@ def delete_fails() -> set[str]:
     return {c["reason"] for c in result.patch["conditions"]}
 
 
+def conflict() -> set[str]:
+    shell = Shell()
+    owner = Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True)
+    obj = dataclasses.replace(
+        view(), claimants=(owner, Claimant("ns", "conn", "2026-02-01T00:00:00Z", False))
+    )
+    return {run(shell.reconciler.reconcile(obj, log=LOG)).outcome.reason.name}
+
+
 SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.SUCCEEDED: lambda: written(Shell()),
     reasons.APPLYING: slow_rotation,
@@ -84,6 +95,7 @@ SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.AZURE_CONFLICT: lambda: put_fails(ArmError(409, "AnotherOperationInProgress", "busy", "rid")),
     reasons.AZURE_UNAVAILABLE: lambda: put_fails(ArmError(503, "ServiceUnavailable", "down", "rid")),
     reasons.DELETE_FAILED: delete_fails,
+    reasons.CONNECTION_CONFLICT: conflict,
 }
 
 

@@ -5,6 +5,7 @@ and reports; e2e tests cover the same behaviour against the real API server and 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -23,6 +24,7 @@ from wsconn.arm.errors import (
 )
 from wsconn.core import reasons
 from wsconn.core.conditions import REJECTED_MESSAGE
+from wsconn.core.ownership import Claimant
 from wsconn.kube.secrets import SecretReadError
 from wsconn.reconciler import ObjectView, ReconcileConfig, ReconcilerClosed, Result
 
@@ -714,3 +716,58 @@ def test_one_worker_still_serves_every_object() -> None:
         return await asyncio.gather(*(shell.reconciler.reconcile(spread(i), log=LOG) for i in range(5)))
 
     assert [r.outcome.reason for r in run(scenario())] == [reasons.SUCCEEDED] * 5
+
+
+# ---- one owner per connection -------------------------------------------------------------------------------
+
+OWNER = Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True)
+SELF = Claimant("ns", "conn", "2026-02-01T00:00:00Z", applied=False)
+
+
+def claiming(obj: ObjectView, *claimants: Claimant) -> ObjectView:
+    return dataclasses.replace(obj, claimants=claimants)
+
+
+def test_a_resource_another_owns_stalls_and_touches_nothing() -> None:
+    shell = Shell()
+    result = reconcile(shell, claiming(view(), OWNER, SELF))
+    assert conditions(result)["Stalled"] == ("True", "ConnectionConflict")
+    assert result.status.conditions[0].message == (
+        "connection conn in workspace ws-main is owned by team-a/conn; this resource does not write it and its "
+        "deletion does not delete it"
+    )
+    assert shell.arm.calls == []
+    assert shell.secrets.reads == []
+    assert result.retry_after is None, "the owner's going triggers the next pass"
+    assert result.status.id is None
+
+
+def test_the_owner_writes() -> None:
+    shell = Shell()
+    younger = Claimant("team-b", "conn", "2026-03-01T00:00:00Z", applied=False)
+    result = reconcile(shell, claiming(view(), SELF, younger))
+    assert shell.arm.methods() == ["PUT"]
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+
+
+def test_a_former_writer_forgets_what_it_applied_and_takes_over_with_one_put() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)  # both wrote the connection before ownership existed; the other is older
+    older = Claimant("team-a", "conn", "2025-01-01T00:00:00Z", applied=True)
+    waiting = reconcile(shell, claiming(obj, older, dataclasses.replace(SELF, applied=True)))
+    assert conditions(waiting)["Stalled"] == ("True", "ConnectionConflict")
+    assert waiting.status.applied_fingerprint is None
+    assert waiting.patch["appliedFingerprint"] is None
+    stored = view(status=waiting.status.to_raw())
+    shell.reconciler.forget(stored.uid)
+    taken_over = reconcile(shell, claiming(stored, SELF))
+    assert shell.arm.methods() == ["PUT", "PUT"]
+    assert conditions(taken_over)["Ready"] == ("True", "Succeeded")
+
+
+def test_deleting_a_resource_that_does_not_own_the_connection_leaves_azure_alone() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, claiming(obj, OWNER, SELF))
+    assert (result.done, result.message) == (True, "not the owner (team-a/conn is): left in Azure")
+    assert shell.arm.methods() == ["PUT"]

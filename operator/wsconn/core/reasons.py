@@ -126,6 +126,12 @@ DELETE_FAILED: Final = Reason(
     "Deleting the connection in Azure failed; the finalizer stays and deletion is retried. The message gives the cause's own reason (for example `AzureAuthorizationFailed`); the condition that is True follows it.",
     "Read the message; fix permissions, or set `deletionPolicy: Orphan` to let go without deleting.",
 )
+CONNECTION_CONFLICT: Final = Reason(
+    "ConnectionConflict",
+    "Stalled",
+    "Another resource in the cluster owns the same Azure connection (workspace and connection name, compared case-insensitively): the one that has it applied, else the oldest. The message names it (`namespace/name`). This resource writes nothing, and deleting it deletes nothing in Azure; when the owner is deleted, the next in line takes over.",
+    "Rename this resource's connection (`spec.connectionName`) or delete one of the two resources.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -145,6 +151,7 @@ REASONS: Final = (
     AZURE_CONFLICT,
     AZURE_UNAVAILABLE,
     DELETE_FAILED,
+    CONNECTION_CONFLICT,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}

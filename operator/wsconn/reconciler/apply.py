@@ -21,7 +21,7 @@ from typing import Any, Final
 from wsconn.api import status as status_model
 from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
 from wsconn.arm.errors import ArmFailure, ArmMalformedError
-from wsconn.core import classify, grace, reasons
+from wsconn.core import classify, grace, ownership, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, Resolved, resolve
@@ -35,6 +35,10 @@ from wsconn.reconciler.model import Arm, Event, ReconcileConfig, Result, Secrets
 from wsconn.reconciler.passing import Pass
 
 READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the spec"
+CONFLICT_MESSAGE: Final = (
+    "connection {name} in workspace {workspace} is owned by {owner}; this resource does not write it and its "
+    "deletion does not delete it"
+)
 APPLYING_MESSAGE: Final = "writing connection {name} to Azure (api-version {version}): waiting for ARM"
 
 
@@ -104,6 +108,9 @@ class ApplyPass:
         except InvalidSpecError as exc:
             self._log.warning("invalid spec: %s", exc)
             return p.finish(Outcome("stalled", reasons.INVALID_SPEC, str(exc)))
+        rival = ownership.rival_owner(p.obj.namespace, p.obj.name, p.obj.claimants)
+        if rival is not None:
+            return self._conflict(spec, rival)
         resource_id = connection_id(spec)
         p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
         try:
@@ -148,6 +155,16 @@ class ApplyPass:
             )
             p.status = p.status.replace(applied_fingerprint=desired)
         return Prepared(spec, resolved, resource_id, body, desired)
+
+    def _conflict(self, spec: ConnectionSpec, rival: ownership.Claimant) -> Result:
+        """Another resource owns the connection: write nothing. What this one applied before (two resources
+        that both wrote it, before ownership) is forgotten, so that taking over later writes it afresh."""
+        p = self._p
+        p.status = p.status.replace(applied_fingerprint=None, rejected_fingerprint=None, secret_versions=None)
+        message = CONFLICT_MESSAGE.format(
+            name=spec.connection_name, workspace=spec.workspace.name, owner=rival.ref
+        )
+        return p.finish(Outcome("stalled", reasons.CONNECTION_CONFLICT, message))
 
     async def _noop(self, prepared: Prepared) -> Result:
         return self._p.finish(_ready(prepared.spec))

@@ -10,7 +10,7 @@ from typing import Final
 from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
-from wsconn.core import classify
+from wsconn.core import classify, ownership
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import DeleteAction, plan_delete
 from wsconn.logs import Log
@@ -31,7 +31,12 @@ class DeletePass:
 
     async def run(self) -> DeleteResult:
         """Plan and act."""
-        policy = str(self._p.obj.spec.get("deletionPolicy") or "Delete")
+        obj = self._p.obj
+        rival = ownership.rival_owner(obj.namespace, obj.name, obj.claimants)
+        if rival is not None:
+            self._log.info("%s owns the connection: leaving it in Azure", rival.ref)
+            return DeleteResult(done=True, message=f"not the owner ({rival.ref} is): left in Azure")
+        policy = str(obj.spec.get("deletionPolicy") or "Delete")
         action = plan_delete(policy=policy, target=self._target[0])
         return await ACTIONS[action](self)
 
