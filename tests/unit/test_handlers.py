@@ -133,7 +133,7 @@ def test_reconcile_patches_status_posts_events_and_counts() -> None:
 
     assert in_loop(scenario) == [("Normal", "Applied"), ("Normal", "Succeeded")]
     assert patch["status"]["appliedFingerprint"].startswith("sha256:")
-    assert wiring.shell.arm.methods() == ["PUT"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT"]
 
 
 def test_reconcile_hands_a_transient_failure_to_kopfs_retry() -> None:
@@ -182,10 +182,10 @@ def test_the_timer_checks_only_when_due() -> None:
         await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
 
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT"]
     wiring.shell.now = NOW.replace(hour=12)
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT", "GET"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT", "GET"]
     assert set(patch["status"]) == {"lastCheckedTime"}
 
 
@@ -354,7 +354,7 @@ def test_delete_lets_the_finalizer_go_when_done() -> None:
         await wiring.call("delete", body=current, patch=kopf.Patch(), retry=0)
 
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT", "DELETE"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT", "DELETE"]
 
 
 def test_a_failed_delete_keeps_the_finalizer_warns_and_retries() -> None:

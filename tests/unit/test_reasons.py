@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.unit.fakes import Shell, apikey_spec, secret, view
+from tests.unit.fakes import Shell, apikey_spec, connection_id, secret, view
 from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import ArmCredentialError, ArmError
@@ -22,6 +22,7 @@ from wsconn.core.reasons import Reason
 from wsconn.kube.secrets import SecretReadError
 
 LOG = logging.getLogger("test")
+ID = connection_id("conn")
 
 
 def written(shell: Shell, spec: dict[str, object] | None = None) -> set[str]:
@@ -75,6 +76,12 @@ def conflict() -> set[str]:
     return {run(shell.reconciler.reconcile(obj, log=LOG)).outcome.reason.name}
 
 
+def refused() -> set[str]:
+    shell = Shell()
+    shell.arm.connections[ID.lower()] = {"id": ID, "properties": {"authType": "ApiKey"}}
+    return written(shell, apikey_spec(adoptionPolicy="Refuse"))
+
+
 SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.SUCCEEDED: lambda: written(Shell()),
     reasons.APPLYING: slow_rotation,
@@ -96,6 +103,7 @@ SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.AZURE_UNAVAILABLE: lambda: put_fails(ArmError(503, "ServiceUnavailable", "down", "rid")),
     reasons.DELETE_FAILED: delete_fails,
     reasons.CONNECTION_CONFLICT: conflict,
+    reasons.ALREADY_EXISTS: refused,
 }
 
 

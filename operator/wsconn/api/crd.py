@@ -27,6 +27,7 @@ from wsconn.api.authtypes import (
     is_secret_field,
 )
 from wsconn.api.spec import (
+    ADOPTION_POLICIES,
     ARM_PROPERTIES,
     CONNECTION_NAME_PATTERN,
     DELETION_POLICIES,
@@ -290,6 +291,12 @@ def spec_schema() -> Schema:
                 enum=list(DELETION_POLICIES),
                 default="Delete",
             ),
+            "adoptionPolicy": _string(
+                "Adopt: take over a connection that already exists in Azure. Refuse: leave it alone "
+                "(Stalled, AlreadyExists; deleting the resource then deletes nothing).",
+                enum=list(ADOPTION_POLICIES),
+                default="Adopt",
+            ),
         },
         "x-kubernetes-validations": _credential_rules() + _category_rules() + _versioned_field_rules(),
     }
@@ -352,6 +359,10 @@ def status_schema() -> Schema:
             },
             "lastAppliedTime": _string("When the connection was last written to Azure.", format="date-time"),
             "lastCheckedTime": _string("When Azure was last read for drift.", format="date-time"),
+            "adopted": {
+                "type": "boolean",
+                "description": "The connection existed in Azure before this resource first wrote it.",
+            },
         },
     }
 

@@ -92,6 +92,7 @@ class Status:
     secret_versions: Mapping[str, str] | None = None
     last_applied_time: dt.datetime | None = None
     last_checked_time: dt.datetime | None = None
+    adopted: bool | None = None
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any] | None) -> Status:
@@ -114,6 +115,7 @@ class Status:
             ),
             last_applied_time=parse_time(raw.get(_RAW["last_applied_time"])),
             last_checked_time=parse_time(raw.get(_RAW["last_checked_time"])),
+            adopted=raw.get(_RAW["adopted"]) if isinstance(raw.get(_RAW["adopted"]), bool) else None,
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -160,6 +162,7 @@ _RAW: Final = {
     "secret_versions": "secretVersions",
     "last_applied_time": "lastAppliedTime",
     "last_checked_time": "lastCheckedTime",
+    "adopted": "adopted",
 }
 FIELDS: Final = tuple(_RAW.values())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration", "lastTransitionTime")

@@ -132,6 +132,12 @@ CONNECTION_CONFLICT: Final = Reason(
     "Another resource in the cluster owns the same Azure connection (workspace and connection name, compared case-insensitively): the one that has it applied, else the oldest. The message names it (`namespace/name`). This resource writes nothing, and deleting it deletes nothing in Azure; when the owner is deleted, the next in line takes over.",
     "Rename this resource's connection (`spec.connectionName`) or delete one of the two resources.",
 )
+ALREADY_EXISTS: Final = Reason(
+    "AlreadyExists",
+    "Stalled",
+    "`adoptionPolicy: Refuse` and the connection already exists in Azure (found by the one GET of the resource's first pass). Nothing is written, and deleting the resource deletes nothing in Azure.",
+    "Rename the connection (`spec.connectionName`), delete the existing one in Azure and request a reconcile (`azureml.dev/reconcile-requested-at`), or set `adoptionPolicy: Adopt` to take it over.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -152,6 +158,7 @@ REASONS: Final = (
     AZURE_UNAVAILABLE,
     DELETE_FAILED,
     CONNECTION_CONFLICT,
+    ALREADY_EXISTS,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}

@@ -27,7 +27,7 @@ from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, Resolved, resolve
 from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.ids import connection_id
-from wsconn.core.plan import Action, Applied, after_check, contradictions, drift_due, plan
+from wsconn.core.plan import Action, Adoption, Applied, adoption, after_check, contradictions, drift_due, plan
 from wsconn.core.schema import BodyInvalidError, validate_body
 from wsconn.kube.secrets import SecretReadError
 from wsconn.logs import Log
@@ -38,6 +38,10 @@ READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the s
 CONFLICT_MESSAGE: Final = (
     "connection {name} in workspace {workspace} is owned by {owner}; this resource does not write it and its "
     "deletion does not delete it"
+)
+EXISTS_MESSAGE: Final = (
+    "connection {name} already exists in workspace {workspace} and adoptionPolicy is Refuse: it is left "
+    "alone, and deleting this resource does not delete it"
 )
 APPLYING_MESSAGE: Final = "writing connection {name} to Azure (api-version {version}): waiting for ARM"
 
@@ -172,7 +176,20 @@ class ApplyPass:
     async def _keep_rejected(self, prepared: Prepared) -> Result:
         return self._p.finish(kept_rejection(self._p.start.ready))
 
-    async def _write(self, prepared: Prepared) -> Result:
+    async def _create(self, prepared: Prepared) -> Result:
+        """Nothing applied yet: learn whether the connection exists (one GET), then write it, adopt it, or (with
+        adoptionPolicy Refuse) leave an existing one alone."""
+        spec = prepared.spec
+        found = await self._ports.arm.get(
+            prepared.resource_id, spec.api_version, correlation_id=self._correlation_id
+        )
+        decision = adoption(exists=found is not None, policy=spec.adoption_policy)
+        if decision is Adoption.REFUSE:
+            message = EXISTS_MESSAGE.format(name=spec.connection_name, workspace=spec.workspace.name)
+            return self._p.finish(Outcome("stalled", reasons.ALREADY_EXISTS, message))
+        return await self._write(prepared, adopting=decision is Adoption.ADOPT)
+
+    async def _write(self, prepared: Prepared, *, adopting: bool = False) -> Result:
         """PUT the body; accept the answer only if it is the connection that was written."""
         spec, p = prepared.spec, self._p
         answer = await self._reporting_wait(
@@ -193,6 +210,12 @@ class ApplyPass:
         p.events.append(
             Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
         )
+        if adopting:
+            self._log.info("adopted connection %s, which existed in Azure", prepared.resource_id)
+            p.events.append(
+                Event("Normal", "Adopted", f"connection {spec.connection_name} existed in Azure: taken over")
+            )
+            p.status = p.status.replace(adopted=True)
         group = (answer.get("properties") or {}).get("group")
         p.status = p.status.replace(
             applied_fingerprint=prepared.desired,
@@ -257,7 +280,7 @@ class ApplyPass:
 
 
 ACTIONS: Final[dict[Action, Callable[[ApplyPass, Prepared], Awaitable[Result]]]] = {
-    Action.CREATE: ApplyPass._write,
+    Action.CREATE: ApplyPass._create,
     Action.UPDATE: ApplyPass._write,
     Action.CHECK: ApplyPass._check,
     Action.NOOP: ApplyPass._noop,

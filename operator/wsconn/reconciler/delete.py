@@ -37,7 +37,8 @@ class DeletePass:
             self._log.info("%s owns the connection: leaving it in Azure", rival.ref)
             return DeleteResult(done=True, message=f"not the owner ({rival.ref} is): left in Azure")
         policy = str(obj.spec.get("deletionPolicy") or "Delete")
-        action = plan_delete(policy=policy, target=self._target[0])
+        refused = obj.spec.get("adoptionPolicy") == "Refuse" and self._p.start.applied_fingerprint is None
+        action = plan_delete(policy=policy, target=self._target[0], refused=refused)
         return await ACTIONS[action](self)
 
     async def _orphan(self) -> DeleteResult:
@@ -45,6 +46,11 @@ class DeletePass:
         return DeleteResult(done=True, message="orphaned")
 
     async def _forget(self) -> DeleteResult:
+        if self._target[0] is not None:
+            self._log.info("adoptionPolicy Refuse and nothing applied: leaving Azure alone")
+            return DeleteResult(
+                done=True, message="nothing applied under adoptionPolicy Refuse: left in Azure"
+            )
         return DeleteResult(done=True, message="no connection was ever identified")
 
     async def _delete(self) -> DeleteResult:
