@@ -82,6 +82,11 @@ def refused() -> set[str]:
     return written(shell, apikey_spec(adoptionPolicy="Refuse"))
 
 
+def skipped() -> set[str]:
+    obj = dataclasses.replace(view(), annotations={"azureml.dev/reconcile-policy": "skip"})
+    return {run(Shell().reconciler.reconcile(obj, log=LOG)).outcome.reason.name}
+
+
 SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.SUCCEEDED: lambda: written(Shell()),
     reasons.APPLYING: slow_rotation,
@@ -104,6 +109,7 @@ SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.DELETE_FAILED: delete_fails,
     reasons.CONNECTION_CONFLICT: conflict,
     reasons.ALREADY_EXISTS: refused,
+    reasons.RECONCILE_SKIPPED: skipped,
 }
 
 
@@ -126,4 +132,5 @@ def test_reason_names_are_unique_pascal_case() -> None:
         "Stalled",
         "Reconciling or Stalled",
         "Reconciling, then Stalled",
+        "Ready (Unknown)",
     }

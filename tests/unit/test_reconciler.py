@@ -825,3 +825,77 @@ def test_refuse_creates_a_connection_that_does_not_exist_and_deletes_what_it_cre
     gone = delete(shell, view(spec=apikey_spec(adoptionPolicy="Refuse"), status=result.status.to_raw()))
     assert gone.message == "deleted (200)"
     assert shell.arm.methods() == ["GET", "PUT", "DELETE"]
+
+
+# ---- controls: reconcile-policy skip, reconcile-requested-at ------------------------------------------------
+
+SKIP = {"azureml.dev/reconcile-policy": "skip"}
+
+
+def annotated(obj: ObjectView, **annotations: str) -> ObjectView:
+    return dataclasses.replace(obj, annotations=dict(annotations))
+
+
+def test_skip_makes_no_call_and_says_so_and_its_removal_applies_the_spec() -> None:
+    shell = Shell()
+    _, first = applied(shell)
+    edited = view(
+        spec=apikey_spec(target="https://edited.example/"), status=first.status.to_raw(), generation=2
+    )
+    shell.secrets.put("ns", secret("openai", {"api-key": b"rotated"}, version="2"))
+    shell.now = NOW + dt.timedelta(hours=1)  # a drift check would be due
+    result = reconcile(shell, dataclasses.replace(edited, annotations=SKIP))
+    assert shell.arm.methods() == ["GET", "PUT"], "no ARM call while skipped"
+    assert shell.secrets.reads == [SecretRef("ns", "openai")], "not even a Secret read"
+    assert conditions(result) == {
+        "Ready": ("Unknown", "ReconcileSkipped"),
+        "Reconciling": ("False", "ReconcileSkipped"),
+        "Stalled": ("False", "ReconcileSkipped"),
+    }
+    assert result.status.observed_generation == 2
+    assert result.retry_after is None
+    resumed = reconcile(shell, view(spec=edited.spec, status=result.status.to_raw(), generation=2))
+    assert shell.arm.methods() == ["GET", "PUT", "PUT"], "removing the annotation applies the current spec"
+    assert conditions(resumed)["Ready"] == ("True", "Succeeded")
+
+
+def test_deleting_a_skipped_resource_leaves_azure_alone() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, annotated(obj, **SKIP))
+    assert (result.done, result.message) == (True, "reconcile-policy skip: left in Azure")
+    assert shell.arm.methods() == ["GET", "PUT"]
+
+
+def test_another_policy_value_is_the_normal_policy() -> None:
+    shell = Shell()
+    reconcile(shell, annotated(view(), **{"azureml.dev/reconcile-policy": "manage"}))
+    assert shell.arm.methods() == ["GET", "PUT"]
+
+
+def test_a_new_request_runs_a_drift_check_now_and_is_echoed_once() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    requested = annotated(obj, **{"azureml.dev/reconcile-requested-at": "2026-06-01T10:00:05Z"})
+    result = reconcile(shell, requested)
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "the drift GET, though not due"
+    assert result.status.last_handled_reconcile_at == "2026-06-01T10:00:05Z"
+    assert result.patch["lastHandledReconcileAt"] == "2026-06-01T10:00:05Z"
+    handled = dataclasses.replace(requested, status=result.status.to_raw())
+    shell.reconciler.forget(handled.uid)
+    assert reconcile(shell, handled).patch == {}
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "a value handled already asks for nothing"
+
+
+def test_a_new_request_sends_a_rejected_spec_again() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(400, "InvalidParameter", message="not now")]
+    rejected = reconcile(shell, view())
+    assert conditions(rejected)["Stalled"] == ("True", "AzureRejected")
+    stored = view(status=rejected.status.to_raw())
+    assert conditions(reconcile(shell, stored))["Stalled"] == ("True", "AzureRejected")
+    assert shell.arm.methods() == ["GET", "PUT"]
+    retried = reconcile(shell, annotated(stored, **{"azureml.dev/reconcile-requested-at": "now"}))
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"]
+    assert conditions(retried)["Ready"] == ("True", "Succeeded")
+    assert retried.status.rejected_fingerprint is None

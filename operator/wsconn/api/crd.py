@@ -363,6 +363,9 @@ def status_schema() -> Schema:
                 "type": "boolean",
                 "description": "The connection existed in Azure before this resource first wrote it.",
             },
+            "lastHandledReconcileAt": _string(
+                "The value of the azureml.dev/reconcile-requested-at annotation last handled."
+            ),
         },
     }
 

@@ -93,6 +93,7 @@ class Status:
     last_applied_time: dt.datetime | None = None
     last_checked_time: dt.datetime | None = None
     adopted: bool | None = None
+    last_handled_reconcile_at: str | None = None
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any] | None) -> Status:
@@ -116,6 +117,7 @@ class Status:
             last_applied_time=parse_time(raw.get(_RAW["last_applied_time"])),
             last_checked_time=parse_time(raw.get(_RAW["last_checked_time"])),
             adopted=raw.get(_RAW["adopted"]) if isinstance(raw.get(_RAW["adopted"]), bool) else None,
+            last_handled_reconcile_at=_optional_text(raw.get(_RAW["last_handled_reconcile_at"])),
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -163,6 +165,7 @@ _RAW: Final = {
     "last_applied_time": "lastAppliedTime",
     "last_checked_time": "lastCheckedTime",
     "adopted": "adopted",
+    "last_handled_reconcile_at": "lastHandledReconcileAt",
 }
 FIELDS: Final = tuple(_RAW.values())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration", "lastTransitionTime")

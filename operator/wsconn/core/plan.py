@@ -65,8 +65,12 @@ class Applied:
     rejected_fingerprint: str | None
 
 
-def plan(*, desired: str, applied: Applied, drift_due: bool) -> Action:
-    """Decide the action for an apply pass."""
+def plan(*, desired: str, applied: Applied, drift_due: bool, requested: bool = False) -> Action:
+    """Decide the action for an apply pass. `requested`: the user asked for a full pass
+    (azureml.dev/reconcile-requested-at): a rejected spec is sent again and a drift check is due."""
+    if requested:
+        applied = Applied(applied.fingerprint, None)
+        drift_due = True
     if desired == applied.rejected_fingerprint:
         return Action.KEEP_REJECTED
     if applied.fingerprint is None:

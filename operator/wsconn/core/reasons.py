@@ -138,6 +138,12 @@ ALREADY_EXISTS: Final = Reason(
     "`adoptionPolicy: Refuse` and the connection already exists in Azure (found by the one GET of the resource's first pass). Nothing is written, and deleting the resource deletes nothing in Azure.",
     "Rename the connection (`spec.connectionName`), delete the existing one in Azure and request a reconcile (`azureml.dev/reconcile-requested-at`), or set `adoptionPolicy: Adopt` to take it over.",
 )
+RECONCILE_SKIPPED: Final = Reason(
+    "ReconcileSkipped",
+    "Ready (Unknown)",
+    "The resource carries `azureml.dev/reconcile-policy: skip`: the operator makes no ARM call for it (spec edits, Secret rotations and drift checks alike) and its deletion leaves Azure alone. Ready is Unknown, since nothing is checked (kstatus: InProgress; Argo CD: Progressing).",
+    "Remove the annotation to apply the current spec.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -159,6 +165,7 @@ REASONS: Final = (
     DELETE_FAILED,
     CONNECTION_CONFLICT,
     ALREADY_EXISTS,
+    RECONCILE_SKIPPED,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}

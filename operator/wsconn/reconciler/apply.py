@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
+from wsconn.api import controls
 from wsconn.api import status as status_model
 from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
 from wsconn.arm.errors import ArmFailure, ArmMalformedError
@@ -38,6 +39,10 @@ READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the s
 CONFLICT_MESSAGE: Final = (
     "connection {name} in workspace {workspace} is owned by {owner}; this resource does not write it and its "
     "deletion does not delete it"
+)
+SKIPPED_MESSAGE: Final = (
+    "azureml.dev/reconcile-policy is skip: nothing is sent to Azure and nothing is checked there; remove the "
+    "annotation to apply the current spec"
 )
 EXISTS_MESSAGE: Final = (
     "connection {name} already exists in workspace {workspace} and adoptionPolicy is Refuse: it is left "
@@ -78,19 +83,28 @@ class ApplyPass:
 
     async def run(self) -> Result:
         """Prepare, plan, act; a fault ends the pass with its classified verdict."""
+        p = self._p
+        if controls.skipped(p.obj.annotations):
+            return p.finish(Outcome("skipped", reasons.RECONCILE_SKIPPED, SKIPPED_MESSAGE))
+        requested = controls.requested_at(p.obj.annotations)
+        fresh_request = requested is not None and requested != p.status.last_handled_reconcile_at
+        if fresh_request:
+            self._log.info("reconcile requested (%s): a full pass", requested)
+            p.status = p.status.replace(last_handled_reconcile_at=requested)
         prepared = await self._prepare()
         if isinstance(prepared, Result):
             return prepared
         action = plan(
             desired=prepared.desired,
-            applied=Applied(self._p.status.applied_fingerprint, self._p.status.rejected_fingerprint),
+            applied=Applied(p.status.applied_fingerprint, p.status.rejected_fingerprint),
             drift_due=drift_due(
-                last_checked=self._p.status.last_checked_time,
-                now=self._p.now,
+                last_checked=p.status.last_checked_time,
+                now=p.now,
                 interval=self._ports.config.drift_interval,
                 jitter=self._ports.config.drift_jitter,
-                key=self._p.obj.uid,
+                key=p.obj.uid,
             ),
+            requested=fresh_request,
         )
         try:
             return await ACTIONS[action](self, prepared)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from wsconn.api import controls
 from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
@@ -32,6 +33,9 @@ class DeletePass:
     async def run(self) -> DeleteResult:
         """Plan and act."""
         obj = self._p.obj
+        if controls.skipped(obj.annotations):
+            self._log.info("reconcile-policy skip: leaving the connection in Azure")
+            return DeleteResult(done=True, message="reconcile-policy skip: left in Azure")
         rival = ownership.rival_owner(obj.namespace, obj.name, obj.claimants)
         if rival is not None:
             self._log.info("%s owns the connection: leaving it in Azure", rival.ref)

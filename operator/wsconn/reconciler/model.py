@@ -8,7 +8,7 @@ operator plugs in arm/client.py, kube/secrets.py and kube/status.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from wsconn.api.references import ObjectRef, SecretRef
@@ -77,6 +77,7 @@ class ObjectView:
     # The resources in the cluster that name the same connection, this one included (the operator's index;
     # empty when nobody else does): who owns the connection is decided from them (core/ownership.py).
     claimants: tuple[Claimant, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], claimants: Iterable[Claimant] = ()) -> ObjectView:
@@ -90,6 +91,7 @@ class ObjectView:
             spec=dict(body.get("spec") or {}),
             status=dict(body.get("status") or {}),
             claimants=tuple(claimants),
+            annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
         )
 
     @property
