@@ -854,6 +854,9 @@ def test_skip_makes_no_call_and_says_so_and_its_removal_applies_the_spec() -> No
     }
     assert result.status.observed_generation == 2
     assert result.retry_after is None
+    assert [(e.type, e.reason) for e in result.events] == [("Normal", "ReconcileSkipped")], (
+        "asked for: no warning"
+    )
     resumed = reconcile(shell, view(spec=edited.spec, status=result.status.to_raw(), generation=2))
     assert shell.arm.methods() == ["GET", "PUT", "PUT"], "removing the annotation applies the current spec"
     assert conditions(resumed)["Ready"] == ("True", "Succeeded")
