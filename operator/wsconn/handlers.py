@@ -8,6 +8,8 @@ Triggers:
   Secret itself is never written to, patched or annotated;
 - a timer -> a drift check, only when due and only for Ready resources; a check that fails sets the trigger
   annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass);
+- a resource gone (DELETED) -> the trigger annotation on the next in line for its connection, which takes
+  over (one owner per connection: core/ownership.py, decided from an index of every watched resource);
 - a timer for resources waiting for a Secret (Reconciling, SecretNotFound or SecretKeyNotFound) -> the trigger
   annotation when their missing-Secret grace ends, so the change handler's pass says Stalled.
 
@@ -32,8 +34,9 @@ from kubernetes.client.exceptions import ApiException
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versions_of
-from wsconn.core import grace
+from wsconn.core import grace, ownership
 from wsconn.core.identity import credential_secret, requested_secret
+from wsconn.core.ownership import Claimant
 from wsconn.logs import object_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -61,6 +64,8 @@ TIMER_EXIT_SECONDS = 5.0
 
 T = TypeVar("T")
 SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
+Claims = dict[str, Claimant]
+CLAIMS_INDEX = "connection_claims"
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
@@ -90,6 +95,25 @@ def secret_users(
         secret: (ref.name, applied.get(secret.name), trigger)
         for secret in ref.secrets(referenced_secrets(spec))
     }
+
+
+def connection_claims(
+    ref: ObjectRef, spec: Mapping[str, Any], status: Mapping[str, Any], created: str
+) -> Claims:
+    """The index entry of one resource: the connection it names (lower-cased key) -> the resource as a
+    claimant of it (none when its spec names no connection)."""
+    key = ownership.connection_key(spec, ref.name)
+    if key is None:
+        return {}
+    applied = Status.from_raw(status).applied_fingerprint is not None
+    return {key: Claimant(ref.namespace, ref.name, created, applied)}
+
+
+def claimants_of(body: Mapping[str, Any], index: Any) -> tuple[Claimant, ...]:
+    """The claimants of the connection `body` names, from the index (this resource included)."""
+    meta = body.get("metadata") or {}
+    key = ownership.connection_key(body.get("spec") or {}, str(meta.get("name", "")))
+    return tuple(index.get(key, ())) if key is not None else ()
 
 
 def secret_markers(users: Any, secret: SecretRef, version: str) -> list[tuple[str, str]]:
@@ -174,6 +198,7 @@ def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serv
     serving = Serving(registry)
     tolerate_missing_resource()
     _register_lifecycle(registry, cfg, build, serving)
+    _register_ownership(registry)
     _register_resource(registry, cfg, ReadyTracker())
     _register_secret_watch(registry)
     return serving
@@ -228,10 +253,10 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     @kopf.on.create(*RESOURCE, id="reconcile", registry=registry)
     @kopf.on.update(*RESOURCE, id="reconcile", registry=registry)
     async def reconcile(
-        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
-        obj = ObjectView.from_body(body)
+        obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
         try:
             result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
         except ReconcilerClosed:
@@ -258,7 +283,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         ) -> None:
             """Periodic drift check of a Ready resource, when its jittered interval has passed."""
             stopped: kopf.DaemonStopped = kwargs["stopped"]
-            obj = ObjectView.from_body(body)
+            obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
             if stopped or not memo.reconciler.drift_check_due(obj):
                 return
             result = await until_stopped(memo.reconciler.reconcile(obj, log=object_logger(logger)), stopped)
@@ -293,10 +318,11 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
 
     @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
     async def delete(
-        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
     ) -> None:
-        """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why."""
-        obj = ObjectView.from_body(body)
+        """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why. A resource
+        that does not own its connection lets go without touching Azure."""
+        obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
         try:
             result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
         except ReconcilerClosed:
@@ -309,6 +335,33 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
             patch.status.update(result.patch)
         kopf.warn(body, reason="DeleteFailed", message=result.message)
         raise kopf.TemporaryError(result.message, delay=result.retry_after or 0.0)
+
+
+def _register_ownership(registry: kopf.OperatorRegistry) -> None:
+    @kopf.index(*RESOURCE, id=CLAIMS_INDEX, registry=registry)
+    def index_claims(
+        *,
+        name: str,
+        namespace: str | None,
+        spec: Mapping[str, Any],
+        status: Mapping[str, Any],
+        meta: Any,
+        **_: Any,
+    ) -> Claims:
+        """Connection -> the resources that name it (who owns it is decided from these)."""
+        created = str(meta.get("creationTimestamp") or "")
+        return connection_claims(ObjectRef(namespace or "", name), spec, status, created)
+
+    @kopf.on.event(*RESOURCE, id="released", registry=registry)
+    async def released(*, type: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        """A resource is gone (its finalizer released): the next in line for its connection, if any, takes
+        over at once. Kopf has already dropped it from the index when this runs."""
+        if type != "DELETED":
+            return
+        successor = ownership.owner(claimants_of(body, kwargs[CLAIMS_INDEX]))
+        if successor is not None:
+            marker = f"owner-gone@{format_time(utcnow())}"
+            await memo.trigger(ObjectRef(successor.namespace, successor.name), marker)
 
 
 def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:

@@ -186,6 +186,8 @@ def test_other_enums(spec_schema: dict[str, Any]) -> None:
     assert props["azureApiVersion"]["enum"] == ALL_VERSIONS
     assert props["deletionPolicy"]["enum"] == ["Delete", "Orphan"]
     assert props["deletionPolicy"]["default"] == "Delete"
+    assert props["adoptionPolicy"]["enum"] == ["Adopt", "Refuse"]
+    assert props["adoptionPolicy"]["default"] == "Adopt"
     assert props["valueFormat"]["enum"] == ["JSON"]
     assert props["peRequirement"]["enum"] == ["Required", "NotRequired", "NotApplicable"]
     assert props["useWorkspaceManagedIdentity"]["type"] == "boolean"

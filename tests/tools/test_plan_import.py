@@ -171,6 +171,20 @@ def test_plan_cannot_tell_without_the_identity_and_reads_nothing() -> None:
     assert planner.exit_code(entries) == 1
 
 
+def test_plan_says_a_refused_adoption_would_leave_an_existing_connection_alone() -> None:
+    arm = FakeArm({"same": _properties(), "new": None})
+    entries = _plan(
+        arm, connection("same", adoptionPolicy="Refuse"), connection("new", adoptionPolicy="Refuse")
+    )
+    assert [(e.resource, e.verdict, e.detail.split(":")[0]) for e in entries] == [
+        ("same", "already exists", "AlreadyExists"),
+        ("new", "create", "new does not exist in workspace ws-prod"),
+    ]
+    assert planner.exit_code(entries) == 1
+    conflict = _plan(arm, connection("same"), connection("other", connectionName="SAME"))
+    assert conflict[1].detail == "ConnectionConflict: same names the same connection"
+
+
 def test_plan_reports_never_show_secret_values() -> None:
     arm = FakeArm({"same": _properties()})
     entries = _plan(arm, secret(pat="ghp-do-not-show"), connection("same"))

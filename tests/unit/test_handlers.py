@@ -19,6 +19,7 @@ from tests.unit.virtual import run
 from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
+from wsconn.core.ownership import Claimant
 from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
@@ -62,6 +63,8 @@ class Wiring:
         self.serving = handlers.register(self.registry, Settings(**settings), build)
         self.memo = kopf.Memo(reconciler=self.shell.reconciler, trigger=self.trigger)
         self.events: asyncio.Queue[Any] | None = None
+        # Kopf's index of connection claims, as a plain mapping (connection key -> claimants).
+        self.claims: dict[str, list[Claimant]] = {}
 
     async def trigger(self, ref: ObjectRef, marker: str) -> None:
         self.triggered.append((ref, marker))
@@ -84,6 +87,7 @@ class Wiring:
         posting.settings_var.set(kopf.OperatorSettings())
         posting.event_queue_var.set(self.events)
         posting.event_queue_loop_var.set(asyncio.get_running_loop())
+        kwargs.setdefault(handlers.CLAIMS_INDEX, self.claims)
         result = self.handler(handler_id, kind)(memo=self.memo, logger=LOG, **kwargs)
         return await result if asyncio.iscoroutine(result) else result
 
@@ -138,7 +142,7 @@ def test_reconcile_patches_status_and_posts_events_for_news_only() -> None:
         return wiring.posted()
 
     assert in_loop(rotate) == [("Normal", "Applied")]
-    assert wiring.shell.arm.methods() == ["PUT", "PUT"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT", "PUT"]
 
 
 def test_reconcile_hands_a_transient_failure_to_kopfs_retry() -> None:
@@ -187,10 +191,10 @@ def test_the_timer_checks_only_when_due() -> None:
         await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
 
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT"]
     wiring.shell.now = NOW.replace(hour=12)
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT", "GET"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT", "GET"]
     assert set(patch["status"]) == {"lastCheckedTime"}
 
 
@@ -286,6 +290,70 @@ def test_the_grace_timer_runs_for_resources_waiting_for_a_secret_and_ticks_by_th
     assert not [h for h in no_grace.registry._spawning.get_all_handlers() if str(h.id).startswith("grace")]
 
 
+# ---- one owner per connection ---------------------------------------------------------------------------------
+
+KEY = "00000000-0000-0000-0000-000000000001/rg/ws-main/conn"
+
+
+def test_the_claims_index_keys_the_connection_case_insensitively() -> None:
+    wiring = Wiring()
+    index = wiring.handler(handlers.CLAIMS_INDEX, "indexing")
+    spec = apikey_spec(connectionName="Conn")
+    got = index(
+        name="x",
+        namespace="team-a",
+        spec=spec,
+        status={"appliedFingerprint": "sha256:1"},
+        meta={"creationTimestamp": "2026-01-01T00:00:00Z"},
+    )
+    assert got == {KEY: Claimant("team-a", "x", "2026-01-01T00:00:00Z", applied=True)}
+    assert index(name="x", namespace="team-a", spec={}, status={}, meta={}) == {}
+
+
+def test_a_resource_whose_connection_another_owns_is_stalled_by_the_handler() -> None:
+    wiring = Wiring()
+    wiring.claims[KEY] = [
+        Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True),
+        Claimant("ns", "conn", "2026-02-01T00:00:00Z", applied=False),
+    ]
+    patch = kopf.Patch()
+
+    async def scenario() -> None:
+        await wiring.call("reconcile", body=body(view()), patch=patch, retry=0)
+
+    in_loop(scenario)
+    assert wiring.shell.arm.calls == []
+    assert [c["reason"] for c in patch["status"]["conditions"]] == ["ConnectionConflict"] * 3
+
+    async def deletion() -> None:
+        await wiring.call("delete", body=body(view()), patch=kopf.Patch(), retry=0)
+
+    in_loop(deletion)
+    assert wiring.shell.arm.calls == [], "its deletion deletes nothing"
+
+
+def test_when_a_resource_is_gone_the_next_in_line_is_triggered() -> None:
+    wiring = Wiring()
+    gone = body(view())
+    wiring.claims[KEY] = [
+        Claimant("team-c", "conn", "2026-03-01T00:00:00Z", applied=False),
+        Claimant("team-b", "conn", "2026-02-01T00:00:00Z", applied=False),
+    ]
+
+    async def event(kind: str) -> None:
+        await wiring.call("released", "watching", type=kind, body=gone)
+
+    in_loop(lambda: event("MODIFIED"))
+    assert wiring.triggered == []
+    in_loop(lambda: event("DELETED"))
+    [(ref, marker)] = wiring.triggered
+    assert ref == ObjectRef("team-b", "conn")
+    assert marker.startswith("owner-gone@")
+    wiring.claims[KEY] = []
+    in_loop(lambda: event("DELETED"))
+    assert len(wiring.triggered) == 1, "nobody left: nothing to trigger"
+
+
 # ---- delete ---------------------------------------------------------------------------------------------------
 
 
@@ -297,7 +365,7 @@ def test_delete_lets_the_finalizer_go_when_done() -> None:
         await wiring.call("delete", body=current, patch=kopf.Patch(), retry=0)
 
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["PUT", "DELETE"]
+    assert wiring.shell.arm.methods() == ["GET", "PUT", "DELETE"]
 
 
 def test_a_failed_delete_keeps_the_finalizer_warns_and_retries() -> None:

@@ -47,7 +47,8 @@ def test_the_namespace_secret_signs_every_call_of_the_pass() -> None:
     shell.secrets.put("ns", azure_secret("wsconn-azure-credentials"))
     result = reconcile(shell, view())
     assert result.outcome.reason is reasons.SUCCEEDED
-    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"]
+    assert shell.arm.methods() == ["GET", "PUT"], "the first pass looks, then writes"
+    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"] * 2
     assert result.status.azure_identity == {"source": "Namespace", "tenantId": TENANT_A, "clientId": CLIENT_A}
     assert result.patch["azureIdentity"] == {
         "source": "Namespace",
@@ -65,7 +66,7 @@ def test_the_resources_own_secret_wins_over_the_namespaces() -> None:
     result = reconcile(
         shell, view(spec=apikey_spec(azureCredentials={"secretRef": {"name": "team-a-azure"}}))
     )
-    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"]
+    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"] * 2
     assert result.status.azure_identity is not None
     assert result.status.azure_identity["source"] == "Resource"
 
@@ -73,7 +74,7 @@ def test_the_resources_own_secret_wins_over_the_namespaces() -> None:
 def test_without_a_credential_secret_the_operator_signs_where_allowed() -> None:
     shell = Shell(config=config(operator_principal=("op-tenant", "op-client")))
     result = reconcile(shell, view())
-    assert shell.arm.principals() == ["operator"]
+    assert shell.arm.principals() == ["operator"] * 2
     assert result.status.azure_identity == {
         "source": "Operator",
         "tenantId": "op-tenant",
@@ -111,7 +112,7 @@ def test_a_rotated_credential_secret_is_used_without_a_put_of_its_own() -> None:
 
     rotated = reconcile(shell, view(status=first.status.to_raw()))
 
-    assert shell.arm.methods() == ["PUT"], "the rotation alone writes nothing to Azure"
+    assert shell.arm.methods() == ["GET", "PUT"], "the rotation alone writes nothing to Azure"
     assert rotated.status.applied_fingerprint == first.status.applied_fingerprint
     assert rotated.patch == {"secretVersions": {"openai": "1", "wsconn-azure-credentials": "2"}}
     assert [i.version for i in shell.arm.identities] == [
@@ -121,7 +122,7 @@ def test_a_rotated_credential_secret_is_used_without_a_put_of_its_own() -> None:
 
     shell.secrets.put("ns", secret("openai", {"api-key": b"sk-next"}, version="2"))
     reconcile(shell, view(status=rotated.status.to_raw()))
-    assert shell.arm.methods() == ["PUT", "PUT"]
+    assert shell.arm.methods() == ["GET", "PUT", "PUT"]
     assert shell.arm.identities[-1].version == ("uid-wsconn-azure-credentials", "2")
 
 
@@ -140,7 +141,7 @@ def test_deletion_is_signed_by_the_resources_identity() -> None:
     applied = reconcile(shell, view())
     result = run(shell.reconciler.delete(view(status=applied.status.to_raw()), log=LOG))
     assert result.done
-    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"] * 2
+    assert shell.arm.principals() == [f"{TENANT_A}/{CLIENT_A}"] * 3
 
 
 def test_a_deletion_without_an_allowed_identity_keeps_the_finalizer_and_retries() -> None:
@@ -152,7 +153,7 @@ def test_a_deletion_without_an_allowed_identity_keeps_the_finalizer_and_retries(
     assert "OperatorIdentityNotAllowed" in result.message
     assert result.retry_after is not None
     assert result.retry_after > 0
-    assert shell.arm.methods() == ["PUT"], "no DELETE was sent"
+    assert shell.arm.methods() == ["GET", "PUT"], "no DELETE was sent"
 
 
 def test_a_secret_outside_the_selector_reads_as_missing_whether_it_exists_or_not() -> None:

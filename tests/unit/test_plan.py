@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 
 from tests.recordings import all_recordings
-from wsconn.core.plan import Action, Applied, DeleteAction, after_check, contradictions, plan, plan_delete
+from wsconn.core.plan import (
+    Action,
+    Adoption,
+    Applied,
+    DeleteAction,
+    adoption,
+    after_check,
+    contradictions,
+    plan,
+    plan_delete,
+)
 
 ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/connections/c1"
 
@@ -150,3 +160,21 @@ def test_no_recorded_put_answer_contradicts_its_request(request_: Any, response:
 
 def test_the_recordings_hold_put_answers() -> None:
     assert len(recorded_puts()) >= 10
+
+
+@pytest.mark.parametrize(
+    ("exists", "policy", "decision"),
+    [
+        (False, "Adopt", Adoption.WRITE),
+        (False, "Refuse", Adoption.WRITE),
+        (True, "Adopt", Adoption.ADOPT),
+        (True, "Refuse", Adoption.REFUSE),
+    ],
+)
+def test_adoption(exists: bool, policy: str, decision: Adoption) -> None:
+    assert adoption(exists=exists, policy=policy) is decision
+
+
+def test_a_refused_resource_deletes_nothing_unless_orphaned_anyway() -> None:
+    assert plan_delete(policy="Delete", target="/id", refused=True) is DeleteAction.FORGET
+    assert plan_delete(policy="Orphan", target="/id", refused=True) is DeleteAction.ORPHAN

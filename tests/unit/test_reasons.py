@@ -6,22 +6,25 @@ tests/unit/fakes.py) into writing it, and a new reason without a scenario fails 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
 import pytest
 
-from tests.unit.fakes import API_VERSION, Shell, apikey_spec, secret, view
+from tests.unit.fakes import API_VERSION, Shell, apikey_spec, connection_id, secret, view
 from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import ArmCredentialError, ArmError
 from wsconn.core import reasons
 from wsconn.core.identity import Allowlist
+from wsconn.core.ownership import Claimant
 from wsconn.core.reasons import Reason
 from wsconn.kube.secrets import SecretReadError
 from wsconn.reconciler import ReconcileConfig
 
 LOG = logging.getLogger("test")
+ID = connection_id("conn")
 
 
 def written(shell: Shell, spec: dict[str, object] | None = None) -> set[str]:
@@ -66,6 +69,26 @@ def delete_fails() -> set[str]:
     return {c["reason"] for c in result.patch["conditions"]}
 
 
+def conflict() -> set[str]:
+    shell = Shell()
+    owner = Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True)
+    obj = dataclasses.replace(
+        view(), claimants=(owner, Claimant("ns", "conn", "2026-02-01T00:00:00Z", False))
+    )
+    return {run(shell.reconciler.reconcile(obj, log=LOG)).outcome.reason.name}
+
+
+def refused() -> set[str]:
+    shell = Shell()
+    shell.arm.connections[ID.lower()] = {"id": ID, "properties": {"authType": "ApiKey"}}
+    return written(shell, apikey_spec(adoptionPolicy="Refuse"))
+
+
+def skipped() -> set[str]:
+    obj = dataclasses.replace(view(), annotations={"azureml.dev/reconcile-policy": "skip"})
+    return {run(Shell().reconciler.reconcile(obj, log=LOG)).outcome.reason.name}
+
+
 SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.SUCCEEDED: lambda: written(Shell()),
     reasons.APPLYING: slow_rotation,
@@ -92,6 +115,9 @@ SCENARIOS: dict[Reason, Callable[[], set[str]]] = {
     reasons.OPERATOR_IDENTITY_NOT_ALLOWED: lambda: written(
         Shell(config=ReconcileConfig(API_VERSION, 600, operator_identity=Allowlist.parse("")))
     ),
+    reasons.CONNECTION_CONFLICT: conflict,
+    reasons.ALREADY_EXISTS: refused,
+    reasons.RECONCILE_SKIPPED: skipped,
 }
 
 
@@ -114,4 +140,5 @@ def test_reason_names_are_unique_pascal_case() -> None:
         "Stalled",
         "Reconciling or Stalled",
         "Reconciling, then Stalled",
+        "Ready (Unknown)",
     }

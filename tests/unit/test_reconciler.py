@@ -5,6 +5,7 @@ and reports; e2e tests cover the same behaviour against the real API server and 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -23,6 +24,7 @@ from wsconn.arm.errors import (
 )
 from wsconn.core import reasons
 from wsconn.core.conditions import REJECTED_MESSAGE
+from wsconn.core.ownership import Claimant
 from wsconn.kube.secrets import SecretReadError
 from wsconn.reconciler import ObjectView, ReconcileConfig, ReconcilerClosed, Result
 
@@ -54,8 +56,8 @@ def arm_error(status: int, code: str, retry_after: float | None = None, message:
 def test_a_new_resource_is_put_and_reported_ready() -> None:
     shell = Shell()
     result = reconcile(shell, view())
-    assert shell.arm.methods() == ["PUT"]
-    assert shell.arm.calls[0].body == {
+    assert shell.arm.methods() == ["GET", "PUT"]
+    assert shell.arm.calls[1].body == {
         "properties": {
             "authType": "ApiKey",
             "category": "AzureOpenAI",
@@ -84,7 +86,7 @@ def test_an_unchanged_resource_costs_no_arm_call_and_no_write() -> None:
     shell = Shell()
     obj, _ = applied(shell)
     again = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT"]
+    assert shell.arm.methods() == ["GET", "PUT"]
     assert again.patch == {}
     assert again.events == ()
 
@@ -94,8 +96,8 @@ def test_a_rotated_secret_is_put_again() -> None:
     obj, first = applied(shell)
     shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
     result = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT", "PUT"]
-    assert shell.arm.calls[1].body["properties"]["credentials"] == {"key": "sk-rotated-value"}  # type: ignore[index]
+    assert shell.arm.methods() == ["GET", "PUT", "PUT"]
+    assert shell.arm.calls[2].body["properties"]["credentials"] == {"key": "sk-rotated-value"}  # type: ignore[index]
     assert result.status.secret_versions == {"openai": "2"}
     assert result.status.applied_fingerprint != first.status.applied_fingerprint
     assert set(result.patch) == {"appliedFingerprint", "secretVersions"}, "times and conditions unchanged"
@@ -112,7 +114,7 @@ def test_a_pass_starts_from_the_latest_status_this_process_wrote() -> None:
     shell = Shell()
     reconcile(shell, view())
     reconcile(shell, view())  # a timer holding the body from before the first pass's patch
-    assert shell.arm.methods() == ["PUT"]
+    assert shell.arm.methods() == ["GET", "PUT"]
 
 
 # ---- apply: drift checks ------------------------------------------------------------------------------------
@@ -128,12 +130,12 @@ def test_a_clean_drift_check_writes_nothing_and_is_remembered_in_memory() -> Non
     shell = Shell()
     obj = due(shell)
     result = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT", "GET"]
+    assert shell.arm.methods() == ["GET", "PUT", "GET"]
     assert result.patch == {}, "lastCheckedTime (10:00, the PUT) is younger than the checked-time interval"
     assert result.events == ()
     assert shell.reconciler.drift_check_due(obj) is False, "the check is remembered though status is older"
     assert reconcile(shell, obj).patch == {}
-    assert shell.arm.methods() == ["PUT", "GET"], "not due again: no second GET"
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "not due again: no second GET"
 
 
 def test_a_clean_check_is_written_once_the_persisted_time_is_a_checked_time_interval_old() -> None:
@@ -144,7 +146,7 @@ def test_a_clean_check_is_written_once_the_persisted_time_is_a_checked_time_inte
     assert reconcile(shell, obj).patch == {}
     shell.now = NOW + dt.timedelta(seconds=3700)  # 11:01:40: due, and the persisted 10:00 is over an hour old
     result = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT", "GET", "GET", "GET"]
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "GET", "GET"]
     assert result.patch == {"lastCheckedTime": "2026-06-01T11:01:40Z"}
 
 
@@ -190,7 +192,7 @@ def test_drift_is_put_right(change: Any, why: str) -> None:
     obj = due(shell)
     change(shell.arm.connections)
     result = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT", "GET", "PUT"]
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"]
     assert [(e.reason, e.message) for e in result.events] == [
         ("DriftCorrected", why),
         ("Applied", "PUT conn (api-version 2025-06-01)"),
@@ -205,7 +207,7 @@ def test_the_deep_check_compares_credentials_and_puts_them_right() -> None:
     obj = due(shell)
     shell.arm.listed_credentials = {"key": "changed-in-the-portal"}
     result = reconcile(shell, obj)
-    assert shell.arm.methods() == ["PUT", "GET", "POST", "PUT"]
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "POST", "PUT"]
     assert result.events[0].message == "credentials changed in Azure: key"
     assert "changed-in-the-portal" not in repr(result)
 
@@ -411,14 +413,14 @@ def test_a_rejected_spec_is_not_sent_again_and_keeps_arms_words() -> None:
     first = reconcile(shell, view())
     assert first.status.rejected_fingerprint is not None
     again = reconcile(shell, view(status=first.status.to_raw()))
-    assert shell.arm.methods() == ["PUT"], "no second PUT for the same fingerprint"
+    assert shell.arm.methods() == ["GET", "PUT"], "no second PUT for the same fingerprint"
     assert again.outcome.reason is reasons.AZURE_REJECTED
     assert "target is not allowed" in again.outcome.message
     fixed = reconcile(
         shell,
         view(spec=apikey_spec(target="https://allowed.example/"), status=again.status.to_raw(), generation=2),
     )
-    assert shell.arm.methods() == ["PUT", "PUT"]
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"]
     assert fixed.status.rejected_fingerprint is None
 
 
@@ -560,7 +562,7 @@ def test_orphan_leaves_azure_alone() -> None:
     obj, _ = applied(shell)
     result = delete(shell, view(spec=apikey_spec(deletionPolicy="Orphan"), status=obj.status))
     assert (result.done, result.message) == (True, "orphaned")
-    assert shell.arm.methods() == ["PUT"]
+    assert shell.arm.methods() == ["GET", "PUT"]
 
 
 def test_a_resource_never_identified_is_let_go() -> None:
@@ -647,7 +649,7 @@ def test_passes_of_one_object_never_overlap() -> None:
         await asyncio.gather(*(shell.reconciler.reconcile(view(), log=LOG) for _ in range(3)))
 
     run(scenario())
-    assert shell.arm.methods() == ["PUT"], "the later passes started from the first one's status"
+    assert shell.arm.methods() == ["GET", "PUT"], "the later passes started from the first one's status"
 
 
 def test_a_slow_workspace_cannot_hold_every_worker() -> None:
@@ -738,14 +740,14 @@ def test_at_most_workers_passes_run_at_once_and_queued_ones_do_not_count_as_wedg
     async def scenario() -> tuple[int, float]:
         tasks = [asyncio.create_task(shell.reconciler.reconcile(spread(i), log=LOG)) for i in range(10)]
         await asyncio.sleep(5)
-        running = len(shell.arm.calls)
+        running = shell.arm.methods().count("PUT")
         await asyncio.gather(*tasks)
         return running, shell.reconciler.oldest_pass_seconds()
 
     running, oldest_after = run(scenario())
     assert running == 3
     assert oldest_after == 0.0
-    assert len(shell.arm.calls) == 10
+    assert shell.arm.methods().count("PUT") == 10
 
 
 def test_one_worker_still_serves_every_object() -> None:
@@ -755,3 +757,190 @@ def test_one_worker_still_serves_every_object() -> None:
         return await asyncio.gather(*(shell.reconciler.reconcile(spread(i), log=LOG) for i in range(5)))
 
     assert [r.outcome.reason for r in run(scenario())] == [reasons.SUCCEEDED] * 5
+
+
+# ---- one owner per connection -------------------------------------------------------------------------------
+
+OWNER = Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True)
+SELF = Claimant("ns", "conn", "2026-02-01T00:00:00Z", applied=False)
+
+
+def claiming(obj: ObjectView, *claimants: Claimant) -> ObjectView:
+    return dataclasses.replace(obj, claimants=claimants)
+
+
+def test_a_resource_another_owns_stalls_and_touches_nothing() -> None:
+    shell = Shell()
+    result = reconcile(shell, claiming(view(), OWNER, SELF))
+    assert conditions(result)["Stalled"] == ("True", "ConnectionConflict")
+    assert result.status.conditions[0].message == (
+        "connection conn in workspace ws-main is owned by team-a/conn; this resource does not write it and its "
+        "deletion does not delete it"
+    )
+    assert shell.arm.calls == []
+    assert shell.secrets.reads == []
+    assert result.retry_after is None, "the owner's going triggers the next pass"
+    assert result.status.id is None
+
+
+def test_the_owner_writes() -> None:
+    shell = Shell()
+    younger = Claimant("team-b", "conn", "2026-03-01T00:00:00Z", applied=False)
+    result = reconcile(shell, claiming(view(), SELF, younger))
+    assert shell.arm.methods() == ["GET", "PUT"]
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+
+
+def test_a_former_writer_forgets_what_it_applied_and_takes_over_with_one_put() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)  # both wrote the connection before ownership existed; the other is older
+    older = Claimant("team-a", "conn", "2025-01-01T00:00:00Z", applied=True)
+    waiting = reconcile(shell, claiming(obj, older, dataclasses.replace(SELF, applied=True)))
+    assert conditions(waiting)["Stalled"] == ("True", "ConnectionConflict")
+    assert waiting.status.applied_fingerprint is None
+    assert waiting.patch["appliedFingerprint"] is None
+    stored = view(status=waiting.status.to_raw())
+    shell.reconciler.forget(stored.uid)
+    taken_over = reconcile(shell, claiming(stored, SELF))
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"], "a first pass again: it looks, then writes"
+    assert conditions(taken_over)["Ready"] == ("True", "Succeeded")
+
+
+def test_deleting_a_resource_that_does_not_own_the_connection_leaves_azure_alone() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, claiming(obj, OWNER, SELF))
+    assert (result.done, result.message) == (True, "not the owner (team-a/conn is): left in Azure")
+    assert shell.arm.methods() == ["GET", "PUT"]
+
+
+# ---- adoption -----------------------------------------------------------------------------------------------
+
+EXISTING = {"id": ID, "name": "conn", "properties": {"authType": "PAT", "category": "Git", "target": "x"}}
+
+
+def test_an_existing_connection_is_adopted_and_said_so() -> None:
+    shell = Shell()
+    shell.arm.connections[ID.lower()] = dict(EXISTING)
+    result = reconcile(shell, view())
+    assert shell.arm.methods() == ["GET", "PUT"]
+    assert result.status.adopted is True
+    assert result.patch["adopted"] is True
+    assert [(e.reason, e.message) for e in result.events if e.reason == "Adopted"] == [
+        ("Adopted", "connection conn existed in Azure: taken over")
+    ]
+    again = reconcile(shell, view(status=result.status.to_raw()))
+    assert shell.arm.methods() == ["GET", "PUT"], "looked for once: only while nothing is applied"
+    assert again.status.adopted is True
+    assert again.patch == {}
+
+
+def test_a_new_connection_is_not_adopted() -> None:
+    result = reconcile(Shell(), view())
+    assert result.status.adopted is None
+    assert "adopted" not in result.patch
+    assert "Adopted" not in [e.reason for e in result.events]
+
+
+def test_refuse_leaves_an_existing_connection_alone_and_its_deletion_deletes_nothing() -> None:
+    shell = Shell()
+    shell.arm.connections[ID.lower()] = dict(EXISTING)
+    obj = view(spec=apikey_spec(adoptionPolicy="Refuse"))
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["GET"]
+    assert conditions(result)["Stalled"] == ("True", "AlreadyExists")
+    assert "adoptionPolicy is Refuse" in result.outcome.message
+    assert result.retry_after is None
+    stored = view(spec=apikey_spec(adoptionPolicy="Refuse"), status=result.status.to_raw())
+    gone = delete(shell, stored)
+    assert (gone.done, gone.message) == (True, "nothing applied under adoptionPolicy Refuse: left in Azure")
+    assert shell.arm.methods() == ["GET"]
+    assert shell.arm.connections[ID.lower()]["properties"]["target"] == "x"
+
+
+def test_refuse_creates_a_connection_that_does_not_exist_and_deletes_what_it_created() -> None:
+    shell = Shell()
+    obj = view(spec=apikey_spec(adoptionPolicy="Refuse"))
+    result = reconcile(shell, obj)
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+    gone = delete(shell, view(spec=apikey_spec(adoptionPolicy="Refuse"), status=result.status.to_raw()))
+    assert gone.message == "deleted (200)"
+    assert shell.arm.methods() == ["GET", "PUT", "DELETE"]
+
+
+# ---- controls: reconcile-policy skip, reconcile-requested-at ------------------------------------------------
+
+SKIP = {"azureml.dev/reconcile-policy": "skip"}
+
+
+def annotated(obj: ObjectView, **annotations: str) -> ObjectView:
+    return dataclasses.replace(obj, annotations=dict(annotations))
+
+
+def test_skip_makes_no_call_and_says_so_and_its_removal_applies_the_spec() -> None:
+    shell = Shell()
+    _, first = applied(shell)
+    edited = view(
+        spec=apikey_spec(target="https://edited.example/"), status=first.status.to_raw(), generation=2
+    )
+    shell.secrets.put("ns", secret("openai", {"api-key": b"rotated"}, version="2"))
+    shell.now = NOW + dt.timedelta(hours=1)  # a drift check would be due
+    result = reconcile(shell, dataclasses.replace(edited, annotations=SKIP))
+    assert shell.arm.methods() == ["GET", "PUT"], "no ARM call while skipped"
+    reads_by_the_first_pass = [SecretRef("ns", "openai"), SecretRef("ns", "wsconn-azure-credentials")]
+    assert sorted(shell.secrets.reads) == sorted(reads_by_the_first_pass), "not even a Secret read"
+    assert conditions(result) == {
+        "Ready": ("Unknown", "ReconcileSkipped"),
+        "Reconciling": ("False", "ReconcileSkipped"),
+        "Stalled": ("False", "ReconcileSkipped"),
+    }
+    assert result.status.observed_generation == 2
+    assert result.retry_after is None
+    assert [(e.type, e.reason) for e in result.events] == [("Normal", "ReconcileSkipped")], (
+        "asked for: no warning"
+    )
+    resumed = reconcile(shell, view(spec=edited.spec, status=result.status.to_raw(), generation=2))
+    assert shell.arm.methods() == ["GET", "PUT", "PUT"], "removing the annotation applies the current spec"
+    assert conditions(resumed)["Ready"] == ("True", "Succeeded")
+
+
+def test_deleting_a_skipped_resource_leaves_azure_alone() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    result = delete(shell, annotated(obj, **SKIP))
+    assert (result.done, result.message) == (True, "reconcile-policy skip: left in Azure")
+    assert shell.arm.methods() == ["GET", "PUT"]
+
+
+def test_another_policy_value_is_the_normal_policy() -> None:
+    shell = Shell()
+    reconcile(shell, annotated(view(), **{"azureml.dev/reconcile-policy": "manage"}))
+    assert shell.arm.methods() == ["GET", "PUT"]
+
+
+def test_a_new_request_runs_a_drift_check_now_and_is_echoed_once() -> None:
+    shell = Shell()
+    obj, _ = applied(shell)
+    requested = annotated(obj, **{"azureml.dev/reconcile-requested-at": "2026-06-01T10:00:05Z"})
+    result = reconcile(shell, requested)
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "the drift GET, though not due"
+    assert result.status.last_handled_reconcile_at == "2026-06-01T10:00:05Z"
+    assert result.patch["lastHandledReconcileAt"] == "2026-06-01T10:00:05Z"
+    handled = dataclasses.replace(requested, status=result.status.to_raw())
+    shell.reconciler.forget(handled.uid)
+    assert reconcile(shell, handled).patch == {}
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "a value handled already asks for nothing"
+
+
+def test_a_new_request_sends_a_rejected_spec_again() -> None:
+    shell = Shell()
+    shell.arm.failures["PUT"] = [arm_error(400, "InvalidParameter", message="not now")]
+    rejected = reconcile(shell, view())
+    assert conditions(rejected)["Stalled"] == ("True", "AzureRejected")
+    stored = view(status=rejected.status.to_raw())
+    assert conditions(reconcile(shell, stored))["Stalled"] == ("True", "AzureRejected")
+    assert shell.arm.methods() == ["GET", "PUT"]
+    retried = reconcile(shell, annotated(stored, **{"azureml.dev/reconcile-requested-at": "now"}))
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"]
+    assert conditions(retried)["Ready"] == ("True", "Succeeded")
+    assert retried.status.rejected_fingerprint is None

@@ -175,6 +175,7 @@ def test_parses_the_design_example_in_full() -> None:
         "value": "",
         "valueFormat": "JSON",
         "deletionPolicy": "Orphan",
+        "adoptionPolicy": "Refuse",
     }
 
     assert parse(raw, name="some-other-name") == ConnectionSpec(
@@ -193,6 +194,7 @@ def test_parses_the_design_example_in_full() -> None:
         value="",
         value_format="JSON",
         deletion_policy="Orphan",
+        adoption_policy="Refuse",
     )
 
 
@@ -201,6 +203,7 @@ def test_defaults_fill_what_the_spec_leaves_out() -> None:
 
     assert parsed.connection_name == "from-metadata"
     assert parsed.deletion_policy == "Delete"
+    assert parsed.adoption_policy == "Adopt"
     assert parsed.api_version == OPERATOR_DEFAULT
     assert (
         parsed.category,
@@ -636,6 +639,7 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     # the rest
     ("deletionPolicy-unknown", spec(deletionPolicy="Retain"), ["deletionPolicy"]),
     ("deletionPolicy-wrong-case", spec(deletionPolicy="delete"), ["deletionPolicy"]),
+    ("adoptionPolicy-unknown", spec(adoptionPolicy="Take"), ["adoptionPolicy"]),
     ("valueFormat-unknown", spec(valueFormat="XML"), ["valueFormat"]),
     (
         "peRequirement-unknown",

@@ -28,6 +28,7 @@ from wsconn.api.authtypes import (
     is_secret_field,
 )
 from wsconn.api.spec import (
+    ADOPTION_POLICIES,
     ARM_PROPERTIES,
     CONNECTION_NAME_PATTERN,
     DELETION_POLICIES,
@@ -310,6 +311,12 @@ def spec_schema() -> Schema:
                     }
                 },
             },
+            "adoptionPolicy": _string(
+                "Adopt: take over a connection that already exists in Azure. Refuse: leave it alone "
+                "(Stalled, AlreadyExists; deleting the resource then deletes nothing).",
+                enum=list(ADOPTION_POLICIES),
+                default="Adopt",
+            ),
         },
         "x-kubernetes-validations": _credential_rules() + _category_rules() + _versioned_field_rules(),
     }
@@ -392,6 +399,13 @@ def status_schema() -> Schema:
                 "description": "The operator framework's own records (handler progress, last handled spec).",
                 "x-kubernetes-preserve-unknown-fields": True,
             },
+            "adopted": {
+                "type": "boolean",
+                "description": "The connection existed in Azure before this resource first wrote it.",
+            },
+            "lastHandledReconcileAt": _string(
+                "The value of the azureml.dev/reconcile-requested-at annotation last handled."
+            ),
         },
     }
 

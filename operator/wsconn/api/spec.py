@@ -19,6 +19,8 @@ from wsconn.api.authtypes import AUTH_TYPES, CUSTOM_KEYS_FIELD, auth_types_takin
 
 RawSpec = Mapping[str, Any]
 DeletionPolicy = Literal["Delete", "Orphan"]
+ADOPTION_POLICIES: Final = ("Adopt", "Refuse")
+AdoptionPolicy = Literal["Adopt", "Refuse"]
 DELETION_POLICIES: Final = ("Delete", "Orphan")
 VALUE_FORMATS: Final = contract.property_enum("valueFormat")
 PE_REQUIREMENTS: Final = contract.property_enum("peRequirement")
@@ -122,6 +124,7 @@ class ConnectionSpec:
     azure_credentials: str | None = None
     """The Secret naming the Azure identity (`spec.azureCredentials.secretRef.name`); None: the namespace's
     or the operator's (core/identity.py)."""
+    adoption_policy: AdoptionPolicy = "Adopt"
 
     def secret_names(self) -> frozenset[str]:
         """Names of every Secret this spec reads."""
@@ -226,6 +229,7 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
     if expiry is not None and re.fullmatch(DATE_TIME_PATTERN, expiry) and not is_date_time(expiry):
         r.fail("expiryTime", f"{_quote(expiry)} is not a valid date-time")
     policy = r.string(raw, "deletionPolicy", "deletionPolicy", choices=DELETION_POLICIES) or "Delete"
+    adoption = r.string(raw, "adoptionPolicy", "adoptionPolicy", choices=ADOPTION_POLICIES) or "Adopt"
     spec = ConnectionSpec(
         workspace=workspace,
         connection_name=connection_name or metadata_name,
@@ -245,6 +249,7 @@ def parse_spec(raw: RawSpec, *, metadata_name: str, default_api_version: str) ->
         value_format=r.string(raw, "valueFormat", "valueFormat", choices=VALUE_FORMATS),
         deletion_policy="Orphan" if policy == "Orphan" else "Delete",
         azure_credentials=_azure_credentials(r, raw),
+        adoption_policy="Refuse" if adoption == "Refuse" else "Adopt",
     )
     if r.errors:
         raise InvalidSpecError(r.errors)

@@ -93,6 +93,8 @@ class Status:
     last_applied_time: dt.datetime | None = None
     last_checked_time: dt.datetime | None = None
     azure_identity: Mapping[str, str] | None = None
+    adopted: bool | None = None
+    last_handled_reconcile_at: str | None = None
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any] | None) -> Status:
@@ -114,6 +116,8 @@ class Status:
             last_applied_time=parse_time(raw.get(_RAW["last_applied_time"])),
             last_checked_time=parse_time(raw.get(_RAW["last_checked_time"])),
             azure_identity=_string_map(raw.get(_RAW["azure_identity"])),
+            adopted=raw.get(_RAW["adopted"]) if isinstance(raw.get(_RAW["adopted"]), bool) else None,
+            last_handled_reconcile_at=_optional_text(raw.get(_RAW["last_handled_reconcile_at"])),
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -161,6 +165,8 @@ _RAW: Final = {
     "last_applied_time": "lastAppliedTime",
     "last_checked_time": "lastCheckedTime",
     "azure_identity": "azureIdentity",
+    "adopted": "adopted",
+    "last_handled_reconcile_at": "lastHandledReconcileAt",
 }
 FIELDS: Final = tuple(_RAW.values())
 # The operator framework's (Kopf's) own records: handler progress and the last handled spec. The operator

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wsconn.api.crd import CONDITION_TYPES
-from wsconn.api.status import Condition
+from wsconn.api.status import Condition, ConditionStatus
 from wsconn.core import reasons
 from wsconn.core.reasons import Reason
 
-State = Literal["ready", "progressing", "stalled"]
+# "skipped": the user asked for no reconciliation (azureml.dev/reconcile-policy: skip): Ready is Unknown, since
+# nothing is checked, and neither Reconciling nor Stalled holds.
+State = Literal["ready", "progressing", "stalled", "skipped"]
 MAX_MESSAGE = 1024
 REJECTED_MESSAGE = "Azure rejected this spec; it is not sent again until the spec or a Secret it uses changes"
 
@@ -46,7 +48,9 @@ def build_conditions(
     )
     out = []
     for ctype in CONDITION_TYPES:
-        status: Literal["True", "False"] = "True" if wanted[ctype] else "False"
+        status: ConditionStatus = "True" if wanted[ctype] else "False"
+        if ctype == "Ready" and outcome.state == "skipped":
+            status = "Unknown"
         old = before.get(ctype)
         since = old.last_transition_time if old and old.status == status else None
         out.append(
@@ -70,10 +74,14 @@ def ready_changed(previous: Condition | None, outcome: Outcome) -> bool:
     creation from 5.75 requests per resource to 2.75 in the benchmark)."""
     if previous is None:
         return outcome.state != "ready"
-    return (previous.status, previous.reason) != (
-        "True" if outcome.state == "ready" else "False",
-        outcome.reason.name,
-    )
+    return (previous.status, previous.reason) != (ready_status(outcome.state), outcome.reason.name)
+
+
+def ready_status(state: State) -> ConditionStatus:
+    """The Ready condition's status for a state."""
+    if state == "ready":
+        return "True"
+    return "Unknown" if state == "skipped" else "False"
 
 
 def kept_rejection(previous: Condition | None) -> Outcome:

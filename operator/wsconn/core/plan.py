@@ -6,6 +6,10 @@ one, `CHECK` (GET, maybe re-PUT) when it matches but the drift check is due, `NO
 Azure refused is never sent again (`KEEP_REJECTED`): only a change of the spec or a Secret (a new fingerprint)
 does that, so a rejected resource costs no ARM writes on resync or restart.
 
+Adoption: the first pass of a new resource (nothing applied: `CREATE`) learns whether the connection exists
+(one GET) and then writes it, adopts it (writes it, and says so) or, with `adoptionPolicy: Refuse`, leaves it
+alone (`adoption`).
+
 Delete: `DELETE` in Azure, `ORPHAN` (leave it, by policy) or `FORGET` (nothing was ever identified there).
 
 Answers: what a drift check found (`after_check`), and whether a PUT's answer is the connection that was
@@ -45,6 +49,14 @@ class DeleteAction(enum.Enum):
     FORGET = "forget"
 
 
+class Adoption(enum.Enum):
+    """What a first pass does after looking for the connection in Azure."""
+
+    WRITE = "write"  # not there: create it
+    ADOPT = "adopt"  # there, adoptionPolicy Adopt: take it over (write it, and say so)
+    REFUSE = "refuse"  # there, adoptionPolicy Refuse: leave it alone
+
+
 @dataclass(frozen=True)
 class Applied:
     """What the status says was done before."""
@@ -53,8 +65,12 @@ class Applied:
     rejected_fingerprint: str | None
 
 
-def plan(*, desired: str, applied: Applied, drift_due: bool) -> Action:
-    """Decide the action for an apply pass."""
+def plan(*, desired: str, applied: Applied, drift_due: bool, requested: bool = False) -> Action:
+    """Decide the action for an apply pass. `requested`: the user asked for a full pass
+    (azureml.dev/reconcile-requested-at): a rejected spec is sent again and a drift check is due."""
+    if requested:
+        applied = Applied(applied.fingerprint, None)
+        drift_due = True
     if desired == applied.rejected_fingerprint:
         return Action.KEEP_REJECTED
     if applied.fingerprint is None:
@@ -64,10 +80,20 @@ def plan(*, desired: str, applied: Applied, drift_due: bool) -> Action:
     return Action.CHECK if drift_due else Action.NOOP
 
 
-def plan_delete(*, policy: str, target: str | None) -> DeleteAction:
-    """Decide the action for a delete pass (`target`: the connection's ARM ID, when one is known)."""
+def adoption(*, exists: bool, policy: str) -> Adoption:
+    """Decide what a first pass does, from whether the connection exists in Azure and `adoptionPolicy`."""
+    if not exists:
+        return Adoption.WRITE
+    return Adoption.REFUSE if policy == "Refuse" else Adoption.ADOPT
+
+
+def plan_delete(*, policy: str, target: str | None, refused: bool = False) -> DeleteAction:
+    """Decide the action for a delete pass (`target`: the connection's ARM ID, when one is known; `refused`:
+    adoptionPolicy Refuse and nothing applied, so whatever is in Azure is not this resource's)."""
     if policy == "Orphan":
         return DeleteAction.ORPHAN
+    if refused:
+        return DeleteAction.FORGET
     return DeleteAction.FORGET if target is None else DeleteAction.DELETE
 
 

@@ -138,6 +138,24 @@ OPERATOR_IDENTITY_NOT_ALLOWED: Final = Reason(
     "The resource names no Azure identity (`spec.azureCredentials`, or a `wsconn-azure-credentials` Secret in its namespace) and the operator's own identity is not allowed in its namespace (`--operator-identity-namespaces`). Nothing is sent to Azure.",
     "Create a `wsconn-azure-credentials` Secret in the namespace, set `spec.azureCredentials.secretRef`, or ask the platform team to add the namespace to the operator's allowlist.",
 )
+CONNECTION_CONFLICT: Final = Reason(
+    "ConnectionConflict",
+    "Stalled",
+    "Another resource in the cluster owns the same Azure connection (workspace and connection name, compared case-insensitively): the one that has it applied, else the oldest. The message names it (`namespace/name`). This resource writes nothing, and deleting it deletes nothing in Azure; when the owner is deleted, the next in line takes over.",
+    "Rename this resource's connection (`spec.connectionName`) or delete one of the two resources.",
+)
+ALREADY_EXISTS: Final = Reason(
+    "AlreadyExists",
+    "Stalled",
+    "`adoptionPolicy: Refuse` and the connection already exists in Azure (found by the one GET of the resource's first pass). Nothing is written, and deleting the resource deletes nothing in Azure.",
+    "Rename the connection (`spec.connectionName`), delete the existing one in Azure and request a reconcile (`azureml.dev/reconcile-requested-at`), or set `adoptionPolicy: Adopt` to take it over.",
+)
+RECONCILE_SKIPPED: Final = Reason(
+    "ReconcileSkipped",
+    "Ready (Unknown)",
+    "The resource carries `azureml.dev/reconcile-policy: skip`: the operator makes no ARM call for it (spec edits, Secret rotations and drift checks alike) and its deletion leaves Azure alone. Ready is Unknown, since nothing is checked (kstatus: InProgress; Argo CD: Progressing).",
+    "Remove the annotation to apply the current spec.",
+)
 
 REASONS: Final = (
     SUCCEEDED,
@@ -159,6 +177,9 @@ REASONS: Final = (
     DELETE_FAILED,
     AZURE_CREDENTIALS_NOT_FOUND,
     OPERATOR_IDENTITY_NOT_ALLOWED,
+    CONNECTION_CONFLICT,
+    ALREADY_EXISTS,
+    RECONCILE_SKIPPED,
 )
 
 BY_NAME: Final = {r.name: r for r in REASONS}

@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
+from wsconn.api import controls
 from wsconn.api import status as status_model
 from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
 from wsconn.arm.errors import ArmFailure, ArmMalformedError
-from wsconn.core import classify, grace, reasons
+from wsconn.core import classify, grace, ownership, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, FetchedSecret, Resolved, resolve
@@ -36,7 +37,9 @@ from wsconn.core.identity import (
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import (
     Action,
+    Adoption,
     Applied,
+    adoption,
     after_check,
     contradictions,
     drift_due,
@@ -58,6 +61,18 @@ from wsconn.reconciler.model import (
 from wsconn.reconciler.passing import Pass
 
 READY_MESSAGE: Final = "connection {name} in workspace {workspace} matches the spec"
+CONFLICT_MESSAGE: Final = (
+    "connection {name} in workspace {workspace} is owned by {owner}; this resource does not write it and its "
+    "deletion does not delete it"
+)
+SKIPPED_MESSAGE: Final = (
+    "azureml.dev/reconcile-policy is skip: nothing is sent to Azure and nothing is checked there; remove the "
+    "annotation to apply the current spec"
+)
+EXISTS_MESSAGE: Final = (
+    "connection {name} already exists in workspace {workspace} and adoptionPolicy is Refuse: it is left "
+    "alone, and deleting this resource does not delete it"
+)
 APPLYING_MESSAGE: Final = "writing connection {name} to Azure (api-version {version}): waiting for ARM"
 
 
@@ -96,19 +111,28 @@ class ApplyPass:
 
     async def run(self) -> Result:
         """Prepare, plan, act; a fault ends the pass with its classified verdict."""
+        p = self._p
+        if controls.skipped(p.obj.annotations):
+            return p.finish(Outcome("skipped", reasons.RECONCILE_SKIPPED, SKIPPED_MESSAGE))
+        requested = controls.requested_at(p.obj.annotations)
+        fresh_request = requested is not None and requested != p.status.last_handled_reconcile_at
+        if fresh_request:
+            self._log.info("reconcile requested (%s): a full pass", requested)
+            p.status = p.status.replace(last_handled_reconcile_at=requested)
         prepared = await self._prepare()
         if isinstance(prepared, Result):
             return prepared
         action = plan(
             desired=prepared.desired,
-            applied=Applied(self._p.status.applied_fingerprint, self._p.status.rejected_fingerprint),
+            applied=Applied(p.status.applied_fingerprint, p.status.rejected_fingerprint),
             drift_due=drift_due(
-                last_checked=self._p.checked,
-                now=self._p.now,
+                last_checked=p.checked,
+                now=p.now,
                 interval=self._ports.config.drift_interval,
                 jitter=self._ports.config.drift_jitter,
-                key=self._p.obj.uid,
+                key=p.obj.uid,
             ),
+            requested=fresh_request,
         )
         try:
             return await ACTIONS[action](self, prepared)
@@ -130,6 +154,9 @@ class ApplyPass:
         except InvalidSpecError as exc:
             self._log.warning("invalid spec: %s", exc)
             return p.finish(Outcome("stalled", reasons.INVALID_SPEC, str(exc)))
+        rival = ownership.rival_owner(p.obj.namespace, p.obj.name, p.obj.claimants)
+        if rival is not None:
+            return self._conflict(spec, rival)
         resource_id = connection_id(spec)
         p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
         identity_secret = credential_secret(spec.azure_credentials)
@@ -219,13 +246,36 @@ class ApplyPass:
         except ArmFailure as exc:
             return p.failed(classify.classify(exc.fault), exc.describe())
 
+    def _conflict(self, spec: ConnectionSpec, rival: ownership.Claimant) -> Result:
+        """Another resource owns the connection: write nothing. What this one applied before (two resources
+        that both wrote it, before ownership) is forgotten, so that taking over later writes it afresh."""
+        p = self._p
+        p.status = p.status.replace(applied_fingerprint=None, rejected_fingerprint=None, secret_versions=None)
+        message = CONFLICT_MESSAGE.format(
+            name=spec.connection_name, workspace=spec.workspace.name, owner=rival.ref
+        )
+        return p.finish(Outcome("stalled", reasons.CONNECTION_CONFLICT, message))
+
     async def _noop(self, prepared: Prepared) -> Result:
         return self._p.finish(_ready(prepared.spec))
 
     async def _keep_rejected(self, prepared: Prepared) -> Result:
         return self._p.finish(kept_rejection(self._p.start.ready))
 
-    async def _write(self, prepared: Prepared) -> Result:
+    async def _create(self, prepared: Prepared) -> Result:
+        """Nothing applied yet: learn whether the connection exists (one GET), then write it, adopt it, or (with
+        adoptionPolicy Refuse) leave an existing one alone."""
+        spec = prepared.spec
+        found = await prepared.arm.get(
+            prepared.resource_id, spec.api_version, correlation_id=self._correlation_id
+        )
+        decision = adoption(exists=found is not None, policy=spec.adoption_policy)
+        if decision is Adoption.REFUSE:
+            message = EXISTS_MESSAGE.format(name=spec.connection_name, workspace=spec.workspace.name)
+            return self._p.finish(Outcome("stalled", reasons.ALREADY_EXISTS, message))
+        return await self._write(prepared, adopting=decision is Adoption.ADOPT)
+
+    async def _write(self, prepared: Prepared, *, adopting: bool = False) -> Result:
         """PUT the body; accept the answer only if it is the connection that was written."""
         spec, p = prepared.spec, self._p
         answer = await self._reporting_wait(
@@ -248,6 +298,12 @@ class ApplyPass:
             p.events.append(
                 Event("Normal", "Applied", f"PUT {spec.connection_name} (api-version {spec.api_version})")
             )
+        if adopting:
+            self._log.info("adopted connection %s, which existed in Azure", prepared.resource_id)
+            p.events.append(
+                Event("Normal", "Adopted", f"connection {spec.connection_name} existed in Azure: taken over")
+            )
+            p.status = p.status.replace(adopted=True)
         group = (answer.get("properties") or {}).get("group")
         p.checked = p.now
         p.status = p.status.replace(
@@ -321,7 +377,7 @@ class ApplyPass:
 
 
 ACTIONS: Final[dict[Action, Callable[[ApplyPass, Prepared], Awaitable[Result]]]] = {
-    Action.CREATE: ApplyPass._write,
+    Action.CREATE: ApplyPass._create,
     Action.UPDATE: ApplyPass._write,
     Action.CHECK: ApplyPass._check,
     Action.NOOP: ApplyPass._noop,

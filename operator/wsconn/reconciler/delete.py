@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from wsconn.api import controls
 from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
-from wsconn.core import classify, reasons
+from wsconn.core import classify, ownership, reasons
 from wsconn.core.identity import IdentityError, credential_secret, requested_secret, resolve_identity
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import DeleteAction, plan_delete
@@ -33,8 +34,17 @@ class DeletePass:
 
     async def run(self) -> DeleteResult:
         """Plan and act."""
-        policy = str(self._p.obj.spec.get("deletionPolicy") or "Delete")
-        action = plan_delete(policy=policy, target=self._target[0])
+        obj = self._p.obj
+        if controls.skipped(obj.annotations):
+            self._log.info("reconcile-policy skip: leaving the connection in Azure")
+            return DeleteResult(done=True, message="reconcile-policy skip: left in Azure")
+        rival = ownership.rival_owner(obj.namespace, obj.name, obj.claimants)
+        if rival is not None:
+            self._log.info("%s owns the connection: leaving it in Azure", rival.ref)
+            return DeleteResult(done=True, message=f"not the owner ({rival.ref} is): left in Azure")
+        policy = str(obj.spec.get("deletionPolicy") or "Delete")
+        refused = obj.spec.get("adoptionPolicy") == "Refuse" and self._p.start.applied_fingerprint is None
+        action = plan_delete(policy=policy, target=self._target[0], refused=refused)
         return await ACTIONS[action](self)
 
     async def _orphan(self) -> DeleteResult:
@@ -42,6 +52,11 @@ class DeletePass:
         return DeleteResult(done=True, message="orphaned")
 
     async def _forget(self) -> DeleteResult:
+        if self._target[0] is not None:
+            self._log.info("adoptionPolicy Refuse and nothing applied: leaving Azure alone")
+            return DeleteResult(
+                done=True, message="nothing applied under adoptionPolicy Refuse: left in Azure"
+            )
         return DeleteResult(done=True, message="no connection was ever identified")
 
     async def _delete(self) -> DeleteResult:

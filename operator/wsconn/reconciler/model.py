@@ -16,6 +16,7 @@ from wsconn.api.status import Status
 from wsconn.core.conditions import Outcome
 from wsconn.core.credentials import FetchedSecret
 from wsconn.core.identity import Allowlist, Identity
+from wsconn.core.ownership import Claimant
 from wsconn.core.selectors import Selector
 
 
@@ -90,9 +91,13 @@ class ObjectView:
     generation: int
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+    # The resources in the cluster that name the same connection, this one included (the operator's index;
+    # empty when nobody else does): who owns the connection is decided from them (core/ownership.py).
+    claimants: tuple[Claimant, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> ObjectView:
+    def from_body(cls, body: Mapping[str, Any], claimants: Iterable[Claimant] = ()) -> ObjectView:
         """Build from a Kopf body (or any dict shaped like the object)."""
         meta = body.get("metadata", {})
         return cls(
@@ -102,6 +107,8 @@ class ObjectView:
             generation=int(meta.get("generation") or 0),
             spec=dict(body.get("spec") or {}),
             status=dict(body.get("status") or {}),
+            claimants=tuple(claimants),
+            annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
         )
 
     @property

@@ -71,7 +71,9 @@ class Pass:
         outcome = Outcome(outcome.state, outcome.reason, scrub(outcome.message, self.secret_values))
         self.status = self.conditions_for(outcome)
         if ready_changed(self.start.ready, outcome):
-            kind: Literal["Normal", "Warning"] = "Normal" if outcome.state == "ready" else "Warning"
+            kind: Literal["Normal", "Warning"] = (
+                "Normal" if outcome.state in ("ready", "skipped") else "Warning"
+            )
             self.events.append(Event(kind, outcome.reason.name, self.status.conditions[0].message))
         return Result(
             status=self.status,

@@ -40,6 +40,7 @@ NOT_COPIED: Final = frozenset(
         "category",
         "credentials",
         "deletionPolicy",
+        "adoptionPolicy",
     }
 )
 

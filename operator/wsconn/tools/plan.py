@@ -3,8 +3,9 @@
 For each WorkspaceConnection: resolve the Azure identity the operator would use, GET the connection with it,
 and compare with the operator's own functions (`bodies.desired_properties`, `drift.differences`): `create`
 (it does not exist), `update` (the fields that differ; names, never values), `no change`, `conflict` (another
-resource in the input names the same connection: the first one owns it, as DESIGN §2 has it), or
-`cannot tell` with the reason (an invalid manifest, an identity or ARM failure, classified by the operator's
+resource in the input names the same connection: the first one owns it, and the operator would stall the
+other with `ConnectionConflict`), `already exists` (it exists and `adoptionPolicy` is Refuse: the operator
+would leave it alone, `AlreadyExists`), or `cannot tell` with the reason (an invalid manifest, an identity or ARM failure, classified by the operator's
 classifier). Credentials are not compared: ARM never returns them. Nothing is written anywhere.
 
 Identity resolution is the operator's own (`core.identity.resolve_identity`, DESIGN §2) over the Secrets in
@@ -37,7 +38,9 @@ from wsconn.tools.azure import principals
 from wsconn.tools.manifests import Document, ReadError, secrets_in
 from wsconn.tools.validate import validate
 
-Verdict = Literal["create", "update", "no change", "conflict", "cannot tell"]
+Verdict = Literal["create", "update", "no change", "conflict", "already exists", "cannot tell"]
+# Verdicts for a resource the operator would stall without writing.
+STALLS = frozenset({"conflict", "already exists"})
 CHANGES = frozenset({"create", "update"})
 
 
@@ -147,7 +150,7 @@ async def plan(
                     doc.index,
                     resource,
                     "conflict",
-                    f"{owner} names the same connection",
+                    f"ConnectionConflict: {owner} names the same connection",
                     connection_id=rid,
                 )
             )
@@ -184,6 +187,12 @@ async def _one(signing: Signing, target: _Target) -> Entry:
         return _with(
             base, "create", f"{spec.connection_name} does not exist in workspace {spec.workspace.name}"
         )
+    if spec.adoption_policy == "Refuse":
+        return _with(
+            base,
+            "already exists",
+            f"AlreadyExists: {spec.connection_name} exists and adoptionPolicy is Refuse: it would be left alone",
+        )
     changed = differences(desired_properties(spec), observed.get("properties") or {})
     if changed:
         return replace(base, verdict="update", detail=", ".join(changed), fields=tuple(changed))
@@ -195,8 +204,9 @@ def _with(entry: Entry, verdict: Verdict, detail: str) -> Entry:
 
 
 def exit_code(entries: Sequence[Entry]) -> int:
-    """1 when anything could not be told (or conflicts), else 2 when something would change, else 0."""
-    if any(e.verdict in ("cannot tell", "conflict") for e in entries):
+    """1 when anything could not be told (or would stall: a conflict, a refused adoption), else 2 when
+    something would change, else 0."""
+    if any(e.verdict == "cannot tell" or e.verdict in STALLS for e in entries):
         return 1
     return 2 if any(e.verdict in CHANGES for e in entries) else 0
 
