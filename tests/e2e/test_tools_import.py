@@ -156,15 +156,17 @@ def test_import_then_apply_changes_nothing_in_azure(
     assert after == before, "applying the imported manifests changed nothing in Azure"
     methods = [e["method"] for e in emulator.requests(since=start)]
     print(
-        f"import -> apply: {len(EXISTING)} connections adopted with {methods.count('PUT')} PUTs and "
-        f"{methods.count('GET')} GETs, Azure unchanged"
+        f"import -> apply: {len(EXISTING)} connections adopted with {methods.count('PUT')} PUTs, "
+        f"{methods.count('GET')} GETs and {methods.count('POST')} listsecrets, Azure unchanged"
     )
-    # Adopted, each with one look (GET) and one write of the identical body: a GET never shows credentials,
-    # so the operator cannot know without writing that Azure holds the Secret's (docs/tools.md).
+    # Adopted as they are: each looked at once (GET) and, where it has credentials, those compared in memory
+    # with listsecrets' (POST); Azure already holds what the manifests say, so nothing is written.
     assert all(r["status"].get("adopted") is True for r in ready)
-    assert {m for m in methods if m not in ("GET", "PUT")} == set(), methods
-    assert methods.count("PUT") == len(EXISTING)
+    assert {m for m in methods if m not in ("GET", "POST")} == set(), methods
+    assert methods.count("PUT") == 0
     assert methods.count("GET") >= len(EXISTING)
+    with_credentials = [p for p in EXISTING.values() if p["authType"] not in ("None", "AAD")]
+    assert methods.count("POST") == len(with_credentials)
 
 
 def test_import_lists_what_it_cannot_express(

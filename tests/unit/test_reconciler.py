@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import NOW, SUB, Shell, apikey_spec, connection_id, secret, view
+from tests.unit.fakes import API_VERSION, NOW, SUB, Shell, apikey_spec, connection_id, secret, view
 from tests.unit.virtual import run
 from wsconn.api.references import SecretRef
 from wsconn.arm.errors import (
@@ -802,7 +802,8 @@ def test_a_former_writer_forgets_what_it_applied_and_takes_over_with_one_put() -
     stored = view(status=waiting.status.to_raw())
     shell.reconciler.forget(stored.uid)
     taken_over = reconcile(shell, claiming(stored, SELF))
-    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"], "a first pass again: it looks, then writes"
+    # A first pass again: it looks, compares the credentials (the former owner's differ), then writes.
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "POST", "PUT"]
     assert conditions(taken_over)["Ready"] == ("True", "Succeeded")
 
 
@@ -827,12 +828,62 @@ def test_an_existing_connection_is_adopted_and_said_so() -> None:
     assert result.status.adopted is True
     assert result.patch["adopted"] is True
     assert [(e.reason, e.message) for e in result.events if e.reason == "Adopted"] == [
-        ("Adopted", "connection conn existed in Azure: taken over")
+        (
+            "Adopted",
+            f"connection conn existed in Azure: taken over, the spec written (PUT, api-version {API_VERSION})",
+        )
     ]
     again = reconcile(shell, view(status=result.status.to_raw()))
     assert shell.arm.methods() == ["GET", "PUT"], "looked for once: only while nothing is applied"
     assert again.status.adopted is True
     assert again.patch == {}
+
+
+def existing_as_the_spec_says(shell: Shell) -> dict[str, Any]:
+    """The connection written by an earlier resource (or `wsconn import`'s source): what a new resource with
+    the same spec finds. Returns the credentials that were sent."""
+    reconcile(shell, view())
+    sent: dict[str, Any] = shell.arm.calls[-1].body["properties"]["credentials"]  # type: ignore[index]
+    shell.arm.calls.clear()
+    shell.reconciler.forget(view().uid)
+    return sent
+
+
+def test_an_existing_connection_that_matches_the_spec_is_adopted_without_a_write() -> None:
+    shell = Shell()
+    shell.arm.listed_credentials = existing_as_the_spec_says(shell)
+    result = reconcile(shell, view())
+    assert shell.arm.methods() == ["GET", "POST"], (
+        "looked at, credentials compared in memory, nothing written"
+    )
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+    assert result.status.adopted is True
+    assert result.status.applied_fingerprint is not None
+    assert result.status.last_applied_time is None, "this resource never wrote it"
+    assert [e.message for e in result.events if e.reason == "Adopted"] == [
+        "connection conn existed in Azure as the spec says: taken over without a write"
+    ]
+    reconcile(shell, view(status=result.status.to_raw()))
+    assert shell.arm.methods() == ["GET", "POST"], "applied: the next pass has nothing to do"
+
+
+def test_an_existing_connection_with_other_credentials_is_adopted_with_a_write() -> None:
+    shell = Shell()
+    existing_as_the_spec_says(shell)
+    shell.arm.listed_credentials = {"key": "someone-elses-key"}
+    result = reconcile(shell, view())
+    assert shell.arm.methods() == ["GET", "POST", "PUT"]
+    assert result.status.adopted is True
+    assert "someone-elses-key" not in str(result.patch) + str(result.events)
+
+
+def test_credentials_that_cannot_be_read_are_written() -> None:
+    shell = Shell()
+    existing_as_the_spec_says(shell)
+    shell.arm.failures["POST"] = [ArmError(403, "AuthorizationFailed", "no listsecrets", "rid")]
+    result = reconcile(shell, view())
+    assert shell.arm.methods() == ["GET", "POST", "PUT"]
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
 
 
 def test_a_new_connection_is_not_adopted() -> None:

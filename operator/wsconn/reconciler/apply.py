@@ -21,7 +21,7 @@ from typing import Any, Final
 from wsconn.api import controls
 from wsconn.api import status as status_model
 from wsconn.api.spec import ConnectionSpec, InvalidSpecError, LiteralValue, parse_spec
-from wsconn.arm.errors import ArmFailure, ArmMalformedError
+from wsconn.arm.errors import ArmError, ArmFailure, ArmMalformedError
 from wsconn.core import classify, grace, ownership, reasons
 from wsconn.core.bodies import build_body, desired_properties, public_body
 from wsconn.core.conditions import Outcome, kept_rejection
@@ -273,7 +273,58 @@ class ApplyPass:
         if decision is Adoption.REFUSE:
             message = EXISTS_MESSAGE.format(name=spec.connection_name, workspace=spec.workspace.name)
             return self._p.finish(Outcome("stalled", reasons.ALREADY_EXISTS, message))
+        if decision is Adoption.ADOPT and found is not None:
+            why = await self._adoption_difference(prepared, found)
+            if why is None:
+                return self._adopt_as_is(prepared, found)
+            self._log.info("adopting connection %s with a write: %s", prepared.resource_id, why)
         return await self._write(prepared, adopting=decision is Adoption.ADOPT)
+
+    async def _adoption_difference(self, prepared: Prepared, found: dict[str, Any]) -> str | None:
+        """Why adopting `found` needs a PUT, or None when Azure already holds exactly what the spec asks for:
+        what GET shows compared as a drift check does, and the credentials through listsecrets (compared in
+        memory, never kept), so that adopting an imported connection writes nothing."""
+        spec = prepared.spec
+        if spec.value is not None or spec.value_format is not None:
+            return "value and valueFormat are write-only (ARM never returns them)"
+        desired = desired_properties(spec)
+        why = after_check(observed=found, desired=desired)
+        sent = prepared.body["properties"].get("credentials")
+        if why is not None or sent is None:
+            return why
+        try:
+            listed = await prepared.arm.list_secrets(
+                prepared.resource_id, spec.api_version, correlation_id=self._correlation_id
+            )
+        except ArmError as exc:
+            if exc.status != 403:
+                raise
+            return "the credentials in Azure cannot be read to compare (listsecrets answered 403)"
+        listed_credentials = (listed.get("properties") or {}).get("credentials")
+        return after_check(observed=found, desired=desired, credentials=(sent, listed_credentials))
+
+    def _adopt_as_is(self, prepared: Prepared, found: dict[str, Any]) -> Result:
+        """Take over a connection that already matches the spec, credentials included, without a write."""
+        spec, p = prepared.spec, self._p
+        self._log.info("adopted connection %s as it is in Azure: nothing to write", prepared.resource_id)
+        p.events.append(
+            Event(
+                "Normal",
+                "Adopted",
+                f"connection {spec.connection_name} existed in Azure as the spec says: taken over without a write",
+            )
+        )
+        group = (found.get("properties") or {}).get("group")
+        p.checked = p.now
+        p.status = p.status.replace(
+            adopted=True,
+            applied_fingerprint=prepared.desired,
+            rejected_fingerprint=None,
+            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions},
+            last_checked_time=p.now,
+            group=group if isinstance(group, str) and group else p.status.group,
+        )
+        return p.finish(_ready(spec))
 
     async def _write(self, prepared: Prepared, *, adopting: bool = False) -> Result:
         """PUT the body; accept the answer only if it is the connection that was written."""
@@ -301,7 +352,12 @@ class ApplyPass:
         if adopting:
             self._log.info("adopted connection %s, which existed in Azure", prepared.resource_id)
             p.events.append(
-                Event("Normal", "Adopted", f"connection {spec.connection_name} existed in Azure: taken over")
+                Event(
+                    "Normal",
+                    "Adopted",
+                    f"connection {spec.connection_name} existed in Azure: taken over, the spec written "
+                    f"(PUT, api-version {spec.api_version})",
+                )
             )
             p.status = p.status.replace(adopted=True)
         group = (answer.get("properties") or {}).get("group")
