@@ -265,9 +265,10 @@ def test_flux_waits_through_the_missing_secret_grace(
         what="Flux applying the first revision",
     )
     time.sleep(3)  # "a moment later": the operator has seen the connection without its Secret
-    git_server.commit(
-        {"connections/team/connection.yaml": [conn], "connections/team/secret.yaml": secrets}, "its Secret"
-    )
+    # The Secret comes from another controller (External Secrets, SOPS), as DESIGN §3 has it, while Flux
+    # waits on the connection's health: a Secret in a later commit of the same Kustomization could not land
+    # before that wait ends.
+    kubectl.apply([{**s, "metadata": {**s["metadata"], "namespace": namespace}} for s in secrets])
     seen = flux.watch(kubectl, namespace, lambda c: c["status"] == "True")
     assert not [c for c in seen if c["reason"] == "HealthCheckFailed"], (
         f"Flux failed during the grace: {seen}"

@@ -32,6 +32,7 @@ SECRET_KEYS = ("pat", "sas", "key", "password", "clientSecret", "refreshToken", 
 STALL_REASONS = {
     "InvalidSpec", "SecretNotFound", "SecretKeyNotFound", "SecretValueEmpty", "SecretValueInvalid",
     "WorkspaceNotFound",
+    "ConnectionConflict",  # two fuzzed resources may name the same connection: one owns it
 }  # fmt: skip
 RSS_LIMIT_MB = 400
 

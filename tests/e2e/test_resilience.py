@@ -63,6 +63,9 @@ def test_429_is_honoured_with_retry_after(
     emulator: EmulatorClient,
 ) -> None:
     emulator.admin("PUT", "throttle", {"writes": {"capacity": 4, "rate": 2}})
+    # PUTs answered after a second, so that a first wave is in flight before any answer: the client follows
+    # ARM's remaining-writes headers once it has one, so only writes sent before it could know can meet a 429.
+    emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 1.0}])
     try:
         operator = start_operator()
         names = [f"throttled-{i}" for i in range(16)]
@@ -71,6 +74,7 @@ def test_429_is_honoured_with_retry_after(
         wait_for(lambda: all_ready(kube, namespace, len(names)), timeout=90, interval=0.5, what="all Ready")
     finally:
         emulator.admin("PUT", "throttle", {"writes": {"capacity": 200, "rate": 10}})
+        emulator.faults([])
     writes = [e for e in _arm_calls(emulator, workspace, since) if e["method"] == "PUT"]
     assert len([e for e in writes if e["status"] == 200]) == len(names)
     throttled = [e for e in writes if e["status"] == 429]
