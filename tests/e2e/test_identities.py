@@ -6,7 +6,6 @@ any call it made would show its client id in the log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 import uuid
@@ -16,12 +15,10 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from kubernetes import client
 
+from tests.certificates import self_signed
 from tests.e2e.amlconn import Workspace, condition, get, wait_condition
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
@@ -246,26 +243,6 @@ def test_a_rotated_client_secret_is_used_on_the_next_write_without_a_put_of_its_
     )
 
 
-def _certificate() -> tuple[str, str]:
-    key = rsa.generate_private_key(65537, 2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "team-cert")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
-
-
 def _service_account_token(path: Path, issuer: str, subject: str) -> None:
     """What the kubelet projects for Azure Workload Identity: a ServiceAccount token for the exchange
     audience (signed with a key of the test's own: the emulator checks claims, not the cluster's keys)."""
@@ -291,7 +268,7 @@ def test_certificate_and_workload_identity_credentials(
     tmp_path: Path,
 ) -> None:
     tenant = emulator.info["tenant_id"]
-    cert_pem, key_pem = _certificate()
+    cert_pem, key_pem = self_signed("team-cert")
     by_cert, _ = register(emulator, [workspace.connection_id("by-cert")], certificates=[cert_pem])
     issuer, subject = "https://oidc.cluster.example/", "system:serviceaccount:wsconn-system:wsconn-operator"
     by_workload, _ = register(

@@ -27,7 +27,9 @@ def test_first_seen(observed: int | None, recorded: dt.datetime | None, expected
 
 
 def test_grace_ends() -> None:
-    assert grace.grace_ends(seen=T0, grace=300) == T0 + dt.timedelta(seconds=300)
+    # Stored times are whole seconds: the grace counts from the end of the second it names.
+    assert grace.grace_ends(seen=T0, grace=300) == T0 + dt.timedelta(seconds=301)
+    assert grace.grace_ends(seen=T0 + dt.timedelta(seconds=0.9), grace=300) == T0 + dt.timedelta(seconds=301)
     assert grace.grace_ends(seen=T0, grace=0) is None
     assert grace.grace_ends(seen=None, grace=300) is None
 

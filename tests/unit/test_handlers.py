@@ -264,10 +264,10 @@ def test_the_grace_timer_hands_the_resource_over_only_when_the_grace_ends() -> N
     async def scenario() -> None:
         await wiring.call("grace", "spawning", body=current, patch=patch)
 
-    wiring.shell.now = NOW + dt.timedelta(seconds=299)
+    wiring.shell.now = NOW + dt.timedelta(seconds=300)  # the stored second's end + 300 s is 301 s
     in_loop(scenario)
     assert patch == {}, "nothing while the grace lasts"
-    wiring.shell.now = NOW + dt.timedelta(seconds=300)
+    wiring.shell.now = NOW + dt.timedelta(seconds=301)
     in_loop(scenario)
     assert patch["metadata"]["annotations"][handlers.TRIGGER_ANNOTATION].startswith("grace-ended@")
     assert SecretRef("ns", "absent") in read_by_the_pass

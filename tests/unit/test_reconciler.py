@@ -231,7 +231,7 @@ def test_a_missing_secret_is_in_progress_during_the_grace_then_stalled() -> None
     assert conditions(first)["Reconciling"] == ("True", "SecretNotFound")
     assert conditions(first)["Stalled"] == ("False", "SecretNotFound")
     assert conditions(first)["Ready"] == ("False", "SecretNotFound")
-    assert "waiting for it until 2026-06-01T10:05:00Z" in first.status.conditions[0].message
+    assert "waiting for it until 2026-06-01T10:05:01Z" in first.status.conditions[0].message
     assert first.status.observed_generation_time == NOW, "the generation's first sight, stored with it"
     assert first.retry_after is None, (
         "no retry delay: it would hold back the pass the Secret's arrival starts"
@@ -239,10 +239,10 @@ def test_a_missing_secret_is_in_progress_during_the_grace_then_stalled() -> None
     assert first.status.id == ID, "the target is known even before anything is written"
 
     stored = view(spec=apikey_spec(secret="absent"), status=first.status.to_raw())
-    shell.now = NOW + dt.timedelta(seconds=299)
+    shell.now = NOW + dt.timedelta(seconds=300)  # counted from the end of the stored second: 301 s
     assert not shell.reconciler.grace_over(stored)
     assert conditions(reconcile(shell, stored))["Reconciling"] == ("True", "SecretNotFound")
-    shell.now = NOW + dt.timedelta(seconds=300)
+    shell.now = NOW + dt.timedelta(seconds=301)
     assert shell.reconciler.grace_over(stored)
     after = reconcile(shell, stored)
     assert conditions(after)["Stalled"] == ("True", "SecretNotFound")

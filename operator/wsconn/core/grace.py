@@ -41,7 +41,10 @@ def grace_ends(*, seen: dt.datetime | None, grace: float) -> dt.datetime | None:
     """When the grace for a generation first seen at `seen` ends (None: there is none)."""
     if seen is None or grace <= 0:
         return None
-    return seen + dt.timedelta(seconds=grace)
+    # Status times are whole seconds: the generation was first seen somewhere within the second `seen` names,
+    # so the grace counts from that second's end and the truncation never cuts it short (found by the e2e:
+    # a 3 s grace stalled after 2.2 s).
+    return seen.replace(microsecond=0) + dt.timedelta(seconds=grace + 1)
 
 
 def missing_secret(
