@@ -320,7 +320,7 @@ class ApplyPass:
             adopted=True,
             applied_fingerprint=prepared.desired,
             rejected_fingerprint=None,
-            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions},
+            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions} or None,
             last_checked_time=p.now,
             group=group if isinstance(group, str) and group else p.status.group,
         )
@@ -365,7 +365,7 @@ class ApplyPass:
         p.status = p.status.replace(
             applied_fingerprint=prepared.desired,
             rejected_fingerprint=None,
-            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions},
+            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions} or None,
             last_applied_time=p.now,
             last_checked_time=p.now,
             group=group if isinstance(group, str) and group else p.status.group,
