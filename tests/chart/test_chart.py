@@ -472,7 +472,7 @@ def test_service_principal_secret_comes_from_a_secret() -> None:
     assert values["AZURE_RESOURCE_MANAGER_AUDIENCE"] == "https://management.core.usgovcloudapi.net/"
 
 
-# Settings whose names match the credential pattern but that hold none (their names are DESIGN's).
+# Settings whose names match the credential pattern but that hold none (their names are docs/design.md's).
 # Not credentials: seconds, and a label selector naming which Secrets may be used.
 NOT_CREDENTIALS = {"WSCONN_MISSING_SECRET_GRACE", "WSCONN_SECRET_SELECTOR"}
 

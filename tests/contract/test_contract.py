@@ -199,7 +199,7 @@ def test_fields_the_contract_marks_secret_are_secrets_in_the_table(auth_type: st
 
 
 def test_design_secrets_are_secrets_in_the_table() -> None:
-    # DESIGN §2 marks these `*` although the contract leaves some unmarked (pat, sas, ApiKey key, ...).
+    # docs/design.md §2 marks these `*` although the contract leaves some unmarked (pat, sas, ApiKey key, ...).
     secrets = {(a.name, f.name) for a in AUTH_TYPES.values() for f in a.fields if f.secret}
     assert secrets == X_MS_SECRET | {
         ("PAT", "pat"),
@@ -397,7 +397,7 @@ def test_table_fields_are_every_versions_credential_properties(auth_type: str, a
 
 def test_a_field_secret_on_any_version_is_secret_key_ref_only_on_all() -> None:
     # 2025-12-01 stops marking AccountKey's key sensitive; it is still a storage account key. The table marks
-    # secrets once for every version, so whatever any version (or DESIGN §2) calls secret stays secret.
+    # secrets once for every version, so whatever any version (or docs/design.md §2) calls secret stays secret.
     marked_anywhere = X_MS_SECRET | set().union(*(sensitive(v) for v in BICEP))
     assert ("AccountKey", "key") in marked_anywhere
     assert ("AccountKey", "key") not in sensitive("2025-12-01")

@@ -1,7 +1,7 @@
 """The generated files in the repository, the CRD the API server gets, and the examples users copy.
 
 The CRD is read from the checked-in YAML (what `kubectl apply` sends); its enums and rules are compared with
-the contract and with the DESIGN §2 table written out here, and its schema is walked for the structural
+the contract and with the docs/design.md §2 table written out here, and its schema is walked for the structural
 rules the API server enforces on a CRD.
 """
 
@@ -25,7 +25,7 @@ from wsconn.generated import CHART_CRD_FILE, CRD_FILE, generated_files
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = generated_files(ROOT)
 
-# DESIGN §2: which authTypes take each credential field (CustomKeys: `keys`).
+# docs/design.md §2: which authTypes take each credential field (CustomKeys: `keys`).
 FIELD_USERS: dict[str, set[str]] = {
     "pat": {"PAT"},
     "sas": {"SAS"},
@@ -55,7 +55,7 @@ SECRET_FIELDS = {
     "refreshToken",
     "developerToken",
 }
-# DESIGN §2: the fields each authType requires (None and AAD take none).
+# docs/design.md §2: the fields each authType requires (None and AAD take none).
 REQUIRED: dict[str, list[str]] = {
     "PAT": ["pat"],
     "SAS": ["sas"],
@@ -136,7 +136,7 @@ def test_rendered_yaml_is_the_crd_with_its_header() -> None:
     assert yaml.safe_load(text) == crd.build_crd()
 
 
-# ---- the CRD's identity (DESIGN §2) ------------------------------------------------------------------------
+# ---- the CRD's identity (docs/design.md §2) ------------------------------------------------------------------------
 
 
 def test_crd_names_and_scope(checked_in_crd: dict[str, Any], version: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""`spec.adoptionPolicy` (DESIGN §2): the first pass of a new resource looks for its connection in Azure (one
+"""`spec.adoptionPolicy` (docs/design.md §2): the first pass of a new resource looks for its connection in Azure (one
 GET). `Adopt` (the default) takes an existing one over and says so (an `Adopted` Event, `status.adopted`);
 `Refuse` leaves it alone (`Stalled`, `AlreadyExists`), and deleting such a resource deletes nothing."""
 

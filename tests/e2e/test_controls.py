@@ -1,4 +1,4 @@
-"""The controls Flux and Argo CD users reach for (DESIGN §2): `azureml.dev/reconcile-policy: skip` (no ARM
+"""The controls Flux and Argo CD users reach for (docs/design.md §2): `azureml.dev/reconcile-policy: skip` (no ARM
 call at all until it is removed, deletion leaves Azure alone) and `azureml.dev/reconcile-requested-at` (a full
 pass now, drift GET included, a rejected spec sent again; echoed in `status.lastHandledReconcileAt`)."""
 

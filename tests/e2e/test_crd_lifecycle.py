@@ -1,4 +1,4 @@
-"""The CRD deleted and re-created under the operator (DESIGN §3 "Lifecycle"): while it runs, it stays up,
+"""The CRD deleted and re-created under the operator (docs/design.md §3 "Lifecycle"): while it runs, it stays up,
 finishes the deletions the CRD's removal asks for, and serves the CRD again when it comes back; started
 while the CRD is terminating, it releases the finalizers as each resource's deletionPolicy says.
 

@@ -1,4 +1,4 @@
-"""What a hostile or slow ARM does to the operator, and what it must survive (DESIGN §3 "Bad input", "Fairness"):
+"""What a hostile or slow ARM does to the operator, and what it must survive (docs/design.md §3 "Bad input", "Fairness"):
 answers trickled past the deadline, answers too large to hold, 2xx answers that are not JSON or describe
 another connection, a workspace so slow that it could take every ARM slot, and a write kept waiting while
 status would claim Ready. The emulator injects each fault through its admin API; the operator is the

@@ -9,7 +9,7 @@ reconciles them against the Azure emulator. Flux judges health with kstatus, as 
   stalled resources"), naming the connection; kstatus, which Flux reads health with, gives the operator's
   Stalled message for it (Flux v1.9 keeps object messages out of the Kustomization's own condition).
 - The Secret delivered a moment after the connection (GitOps ordering, External Secrets, SOPS): during the
-  operator's missing-Secret grace (DESIGN §3, --missing-secret-grace) the connection is in progress, not
+  operator's missing-Secret grace (docs/design.md §3, --missing-secret-grace) the connection is in progress, not
   failed, so Flux waits instead of failing, and is Ready once the Secret lands.
 """
 
@@ -265,7 +265,7 @@ def test_flux_waits_through_the_missing_secret_grace(
         what="Flux applying the first revision",
     )
     time.sleep(3)  # "a moment later": the operator has seen the connection without its Secret
-    # The Secret comes from another controller (External Secrets, SOPS), as DESIGN §3 has it, while Flux
+    # The Secret comes from another controller (External Secrets, SOPS), as docs/design.md §3 has it, while Flux
     # waits on the connection's health: a Secret in a later commit of the same Kustomization could not land
     # before that wait ends.
     kubectl.apply([{**s, "metadata": {**s["metadata"], "namespace": namespace}} for s in secrets])

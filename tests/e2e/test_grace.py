@@ -1,4 +1,4 @@
-"""The missing-Secret grace (DESIGN §3, `--missing-secret-grace`), as a GitOps user meets it: a connection
+"""The missing-Secret grace (docs/design.md §3, `--missing-secret-grace`), as a GitOps user meets it: a connection
 applied before its Secret is in progress, not failed, for the grace after its generation is first seen
 (kstatus InProgress, so Flux and Argo CD wait), is Ready within moments of the Secret landing, and is Stalled
 once the grace is over; the time it was first seen is kept in status, so a restart does not start it over.

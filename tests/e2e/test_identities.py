@@ -1,4 +1,4 @@
-"""Azure identities per namespace and per resource (DESIGN §2), as a platform team sets them up: two team
+"""Azure identities per namespace and per resource (docs/design.md §2), as a platform team sets them up: two team
 namespaces, two app registrations in the emulator's Entra, each allowed (ARM scope) on its own connection
 only, credential Secrets applied with kubectl, and the emulator's request log saying which principal made
 every call. The operator's own identity is allowed nowhere here (WSCONN_OPERATOR_IDENTITY_NAMESPACES=""), so

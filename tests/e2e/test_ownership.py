@@ -1,4 +1,4 @@
-"""One owner per connection (DESIGN §2, issue 13), measured as the issue measured it: team-a and team-b each
+"""One owner per connection (docs/design.md §2, issue 13), measured as the issue measured it: team-a and team-b each
 declare the same workspace and connection name (in another letter case) with their own target and key, the
 operator watching both namespaces with drift checks every 4 s.
 

@@ -1,4 +1,4 @@
-"""Answers whose body misbehaves (DESIGN section 7: slow and malformed bodies), injected through the faults
+"""Answers whose body misbehaves (docs/design.md section 7: slow and malformed bodies), injected through the faults
 admin API: a body trickled a few bytes at a time (an idle timeout never fires, a total deadline does), an
 oversized 2xx body, a 2xx that is not JSON or is a proxy's HTML page, and a PUT answer that contradicts the
 request. The operation itself takes effect; only the answer misbehaves, and only when it is a 2xx."""

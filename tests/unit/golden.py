@@ -1,7 +1,7 @@
 """Golden ARM request bodies, one (or more) per authType, written out by hand.
 
 Each case is a raw `.spec` (as `kubectl apply` would store it), the Secrets it reads and the exact
-`WorkspaceConnectionPropertiesV2BasicResource` body the operator must PUT. The bodies come from DESIGN §2
+`WorkspaceConnectionPropertiesV2BasicResource` body the operator must PUT. The bodies come from docs/design.md §2
 (the authType table), CONNECTIONS.md §4-§6 (body shape, AccountKey as `{key}`, categories per api-version)
 and NEWER-VERSIONS.md §3 (what 2025-09-01, 2025-12-01 and 2026-05-01 add and drop), not from the code under
 test. Every authType has a body on every supported api-version; a case that uses something only some
@@ -129,7 +129,7 @@ GOLDEN: tuple[Golden, ...] = (
         },
     ),
     Golden(
-        # DESIGN §2's example, every optional field of the api-versions that have value/valueFormat set.
+        # docs/design.md §2's example, every optional field of the api-versions that have value/valueFormat set.
         "ApiKey",
         spec={
             "connectionName": "team-openai",
@@ -163,7 +163,7 @@ GOLDEN: tuple[Golden, ...] = (
         api_versions=WITH_VALUE,
     ),
     Golden(
-        # DESIGN §2's example on the api-versions from 2025-12-01: every optional field they have set.
+        # docs/design.md §2's example on the api-versions from 2025-12-01: every optional field they have set.
         "ApiKey-2025-12",
         spec={
             "connectionName": "team-openai",

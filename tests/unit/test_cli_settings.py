@@ -1,5 +1,5 @@
 """`wsconn run`'s reading of the identity settings from the environment: click reads an empty variable as
-unset, but an empty WSCONN_OPERATOR_IDENTITY_NAMESPACES means "no namespace" (DESIGN §2), and the chart sets it
+unset, but an empty WSCONN_OPERATOR_IDENTITY_NAMESPACES means "no namespace" (docs/design.md §2), and the chart sets it
 so. kopf.run is replaced by a recorder: only the parsing is under test."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""parse_spec: what a WorkspaceConnection spec may say (DESIGN §2), what it defaults to, and where it is wrong.
+"""parse_spec: what a WorkspaceConnection spec may say (docs/design.md §2), what it defaults to, and where it is wrong.
 
 Every refusal is checked by the exact list of FieldError paths, so a test fails both when a bad spec is
 accepted and when the error points at the wrong field or comes with unrelated ones.
@@ -354,7 +354,7 @@ BASE_CREDENTIALS: dict[str, dict[str, Any]] = {
     "OAuth2": {"clientId": lit("c"), "clientSecret": ref("s", "cs")},
 }
 
-# DESIGN §2: the fields marked `*`.
+# docs/design.md §2: the fields marked `*`.
 SECRET_FIELDS = [
     ("PAT", "pat"),
     ("SAS", "sas"),

@@ -3,7 +3,7 @@
 Field names are ARM's (`properties.credentials.<name>`), checked against the pinned contract by a test.
 Whether a field is a secret is ours to decide: the contract marks only some secrets `x-ms-secret` (it leaves
 `pat`, `sas`, ApiKey's `key`, `password` and `secretAccessKey` unmarked), so the table follows what the values
-are, as DESIGN §2 does. A secret field must come from a Secret (`secretKeyRef`); a non-secret field may also
+are, as docs/design.md §2 does. A secret field must come from a Secret (`secretKeyRef`); a non-secret field may also
 be a literal `value`.
 """
 

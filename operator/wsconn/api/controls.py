@@ -1,4 +1,4 @@
-"""The annotations a user sets on a WorkspaceConnection (DESIGN §2), the controls Flux and Argo CD users
+"""The annotations a user sets on a WorkspaceConnection (docs/design.md §2), the controls Flux and Argo CD users
 expect, read leniently from the object's metadata (pure; docs/crd.md says how to use them).
 
 - `azureml.dev/reconcile-policy: skip`: no ARM call for the resource (spec edits, Secret rotations, drift

@@ -1,7 +1,7 @@
 """References that travel through the shell: a Secret and a WorkspaceConnection, each with its namespace.
 
 The spec's `SecretKeyRef` names a Secret without a namespace, by design: a resource may only read Secrets of
-its own namespace (DESIGN §5). The shell binds that namespace once, where a spec meets its object, so no
+its own namespace (docs/design.md §5). The shell binds that namespace once, where a spec meets its object, so no
 layer below it (the Secret reader, the Secret-change index, the trigger) can name a Secret by a bare name.
 """
 

@@ -1,4 +1,4 @@
-"""The missing-Secret grace (DESIGN §3): GitOps tools deliver a resource and its Secrets in no fixed order
+"""The missing-Secret grace (docs/design.md §3): GitOps tools deliver a resource and its Secrets in no fixed order
 (External Secrets or SOPS may write the Secret seconds or minutes later), so for `--missing-secret-grace`
 seconds after a generation is first seen, a missing Secret or key is something still in progress
 (Reconciling: kstatus InProgress, so `flux ... --wait` keeps waiting), not a failure; after it, Stalled.

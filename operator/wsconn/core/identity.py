@@ -1,4 +1,4 @@
-"""Which Azure identity writes a resource's connection (DESIGN §2, "Azure identities"), decided from plain data.
+"""Which Azure identity writes a resource's connection (docs/design.md §2, "Azure identities"), decided from plain data.
 
 Most specific first:
 1. `spec.azureCredentials.secretRef.name`: a Secret in the resource's own namespace (source `Resource`);

@@ -1,4 +1,4 @@
-"""One owner per Azure connection (DESIGN §2, "Ownership").
+"""One owner per Azure connection (docs/design.md §2, "Ownership").
 
 A connection is named by its workspace and connection name, compared case-insensitively as ARM compares
 them. Of the resources in the cluster that name it (the claimants), the owner is the one that has it applied

@@ -1,6 +1,6 @@
 """Reading the Secrets a resource references, from its own namespace only.
 
-The namespace is always the resource's: there is no namespace field in a reference, by design (DESIGN §5),
+The namespace is always the resource's: there is no namespace field in a reference, by design (docs/design.md §5),
 so a manifest can never point at another namespace's Secret. Reads use the synchronous client in a worker
 thread, off the event loop. Values are decoded into the returned objects and nowhere else; nothing here logs
 data, and the operator never writes to a Secret.

@@ -1,5 +1,5 @@
 """ARM access for the tools, built exactly as the operator builds its own: the same client, token auth,
-client-side buckets and DefaultAzureCredential from the environment (DESIGN §4), pointed by the same settings
+client-side buckets and DefaultAzureCredential from the environment (docs/design.md §4), pointed by the same settings
 (`AZURE_RESOURCE_MANAGER_ENDPOINT`, `AZURE_RESOURCE_MANAGER_AUDIENCE`)."""
 
 from __future__ import annotations

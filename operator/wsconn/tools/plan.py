@@ -8,7 +8,7 @@ other with `ConnectionConflict`), `already exists` (it exists and `adoptionPolic
 would leave it alone, `AlreadyExists`), or `cannot tell` with the reason (an invalid manifest, an identity or ARM failure, classified by the operator's
 classifier). Credentials are not compared: ARM never returns them. Nothing is written anywhere.
 
-Identity resolution is the operator's own (`core.identity.resolve_identity`, DESIGN §2) over the Secrets in
+Identity resolution is the operator's own (`core.identity.resolve_identity`, docs/design.md §2) over the Secrets in
 the input: `spec.azureCredentials.secretRef`, else the namespace's `wsconn-azure-credentials`, else the
 operator's own identity (DefaultAzureCredential from the environment) where `--operator-identity-namespaces`
 allows it. The plan reads no cluster, so a credential Secret must be in the input to be used: one named by
