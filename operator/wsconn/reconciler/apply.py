@@ -31,7 +31,6 @@ from wsconn.core.identity import (
     Identity,
     IdentityError,
     credential_secret,
-    resolve_identity,
     with_credential_version,
 )
 from wsconn.core.ids import connection_id
@@ -228,14 +227,7 @@ class ApplyPass:
             versions = with_credential_version(versions, secret, found)
         p.status = p.status.replace(secret_versions=versions or None)
         try:
-            identity = resolve_identity(
-                namespace=p.obj.namespace,
-                requested=spec.azure_credentials,
-                fetched=found,
-                allowlist=config.operator_identity,
-                operator=config.operator_principal,
-                selector=config.secret_selector,
-            )
+            identity = config.identity(p.obj.namespace, spec.azure_credentials, found)
         except IdentityError as exc:
             self._log.warning("no Azure identity: %s", exc)
             p.status = p.status.replace(azure_identity=None)
@@ -314,17 +306,23 @@ class ApplyPass:
                 f"connection {spec.connection_name} existed in Azure as the spec says: taken over without a write",
             )
         )
-        group = (found.get("properties") or {}).get("group")
+        p.status = p.status.replace(adopted=True)
+        return self._record_applied(prepared, found, written=False)
+
+    def _record_applied(self, prepared: Prepared, answer: dict[str, Any], *, written: bool) -> Result:
+        """Azure holds the spec (written now, or found so): status records it and the pass is Ready."""
+        p = self._p
         p.checked = p.now
         p.status = p.status.replace(
-            adopted=True,
             applied_fingerprint=prepared.desired,
             rejected_fingerprint=None,
             secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions} or None,
             last_checked_time=p.now,
-            group=group if isinstance(group, str) and group else p.status.group,
+            group=_group(answer, p.status.group),
         )
-        return p.finish(_ready(spec))
+        if written:
+            p.status = p.status.replace(last_applied_time=p.now)
+        return p.finish(_ready(prepared.spec))
 
     async def _write(self, prepared: Prepared, *, adopting: bool = False) -> Result:
         """PUT the body; accept the answer only if it is the connection that was written."""
@@ -360,17 +358,7 @@ class ApplyPass:
                 )
             )
             p.status = p.status.replace(adopted=True)
-        group = (answer.get("properties") or {}).get("group")
-        p.checked = p.now
-        p.status = p.status.replace(
-            applied_fingerprint=prepared.desired,
-            rejected_fingerprint=None,
-            secret_versions={**(p.status.secret_versions or {}), **prepared.resolved.versions} or None,
-            last_applied_time=p.now,
-            last_checked_time=p.now,
-            group=group if isinstance(group, str) and group else p.status.group,
-        )
-        return p.finish(_ready(spec))
+        return self._record_applied(prepared, answer, written=True)
 
     async def _check(self, prepared: Prepared) -> Result:
         """GET (and, when asked, listsecrets): record a clean check, or re-apply what drifted.
@@ -393,14 +381,11 @@ class ApplyPass:
             self._log.info("re-applying: %s", why)
             p.events.append(Event("Normal", "DriftCorrected", why))
             return await self._write(prepared)
-        group = ((observed or {}).get("properties") or {}).get("group")
         p.checked = p.now
         persisted = p.status.last_checked_time
         if persist_check(persisted=persisted, now=p.now, interval=self._ports.config.checked_time_interval):
             persisted = p.now
-        p.status = p.status.replace(
-            last_checked_time=persisted, group=group if isinstance(group, str) and group else p.status.group
-        )
+        p.status = p.status.replace(last_checked_time=persisted, group=_group(observed, p.status.group))
         return p.finish(_ready(spec))
 
     async def _reporting_wait(
@@ -439,6 +424,12 @@ ACTIONS: Final[dict[Action, Callable[[ApplyPass, Prepared], Awaitable[Result]]]]
     Action.NOOP: ApplyPass._noop,
     Action.KEEP_REJECTED: ApplyPass._keep_rejected,
 }
+
+
+def _group(answer: dict[str, Any] | None, current: str | None) -> str | None:
+    """The connection group ARM derived (read back from its answer), else what status already says."""
+    group = ((answer or {}).get("properties") or {}).get("group")
+    return group if isinstance(group, str) and group else current
 
 
 def _ready(spec: ConnectionSpec) -> Outcome:

@@ -12,7 +12,7 @@ from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
 from wsconn.core import classify, ownership, reasons
-from wsconn.core.identity import IdentityError, credential_secret, requested_secret, resolve_identity
+from wsconn.core.identity import IdentityError, credential_secret, requested_secret
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import DeleteAction, plan_delete
 from wsconn.kube.secrets import SecretReadError
@@ -81,15 +81,7 @@ class DeletePass:
         requested = requested_secret(obj.spec)
         secret = obj.ref.secret(credential_secret(requested))
         found = (await self._ports.secrets.fetch([secret])).get(secret)
-        identity = resolve_identity(
-            namespace=obj.namespace,
-            requested=requested,
-            fetched=found,
-            allowlist=config.operator_identity,
-            operator=config.operator_principal,
-            selector=config.secret_selector,
-        )
-        return self._ports.principals.arm(identity)
+        return self._ports.principals.arm(config.identity(obj.namespace, requested, found))
 
     def _refused(self, exc: IdentityError) -> DeleteResult:
         """No identity may delete: the finalizer stays and the pass is retried with backoff, so that creating

@@ -15,7 +15,7 @@ from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import Status
 from wsconn.core.conditions import Outcome
 from wsconn.core.credentials import FetchedSecret
-from wsconn.core.identity import Allowlist, Identity
+from wsconn.core.identity import Allowlist, Identity, resolve_identity
 from wsconn.core.ownership import Claimant
 from wsconn.core.selectors import Selector
 
@@ -79,6 +79,17 @@ class ReconcileConfig:
     operator_principal: tuple[str, str] = ("", "")
     # Which Secrets may be used at all (--secret-selector); None: any Secret of the resource's namespace.
     secret_selector: Selector | None = None
+
+    def identity(self, namespace: str, requested: str | None, fetched: FetchedSecret | None) -> Identity:
+        """The identity a pass uses, by these settings (core.identity.resolve_identity; raises IdentityError)."""
+        return resolve_identity(
+            namespace=namespace,
+            requested=requested,
+            fetched=fetched,
+            allowlist=self.operator_identity,
+            operator=self.operator_principal,
+            selector=self.secret_selector,
+        )
 
 
 @dataclass(frozen=True)
