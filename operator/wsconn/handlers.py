@@ -109,6 +109,11 @@ def connection_claims(
     return {key: Claimant(ref.namespace, ref.name, created, applied)}
 
 
+def claimed_view(body: kopf.Body, index: Any) -> ObjectView:
+    """The pass's view of `body`, with every resource that names its connection (for ownership)."""
+    return ObjectView.from_body(body, claimants_of(body, index))
+
+
 def claimants_of(body: Mapping[str, Any], index: Any) -> tuple[Claimant, ...]:
     """The claimants of the connection `body` names, from the index (this resource included)."""
     meta = body.get("metadata") or {}
@@ -256,7 +261,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
-        obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
+        obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
         except ReconcilerClosed:
@@ -283,7 +288,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         ) -> None:
             """Periodic drift check of a Ready resource, when its jittered interval has passed."""
             stopped: kopf.DaemonStopped = kwargs["stopped"]
-            obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
+            obj = claimed_view(body, kwargs[CLAIMS_INDEX])
             if stopped or not memo.reconciler.drift_check_due(obj):
                 return
             result = await until_stopped(memo.reconciler.reconcile(obj, log=object_logger(logger)), stopped)
@@ -322,7 +327,7 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
     ) -> None:
         """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why. A resource
         that does not own its connection lets go without touching Azure."""
-        obj = ObjectView.from_body(body, claimants_of(body, kwargs[CLAIMS_INDEX]))
+        obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
         except ReconcilerClosed:
