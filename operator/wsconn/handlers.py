@@ -6,16 +6,19 @@ Triggers:
 - a change of a Secret it references -> an annotation on the resource (TRIGGER_ANNOTATION) carrying the
   Secret's version, which Kopf sees as an update: retries and per-object serialisation stay Kopf's. The
   Secret itself is never written to, patched or annotated;
-- a timer -> a drift check, only when due and only for Ready resources; a check that fails sets the trigger
-  annotation, so the change handler retries it with Kopf's backoff (as it retries every other pass);
+- the drift sweep (timers.py, not a Kopf timer) -> a drift check, only when due and only for Ready resources;
+  a check that fails sets the trigger annotation, so the change handler retries it with Kopf's backoff (as it
+  retries every other pass);
 - a resource gone (DELETED) -> the trigger annotation on the next in line for its connection, which takes
   over (one owner per connection: core/ownership.py, decided from an index of every watched resource);
-- a timer for resources waiting for a Secret (Reconciling, SecretNotFound or SecretKeyNotFound) -> the trigger
-  annotation when their missing-Secret grace ends, so the change handler's pass says Stalled.
+- the grace sweep over resources waiting for a Secret (Reconciling, SecretNotFound or SecretKeyNotFound) -> the
+  trigger annotation when their missing-Secret grace ends, so the change handler's pass says Stalled.
 
-Shutdown (SIGTERM): Kopf lets change handlers finish (`--shutdown-timeout`), and tells timers to stop; a drift
-check stops at once (it is repeated after the restart), so no timer outlives the operator. Only then does
-the cleanup handler close the reconciler and the clients.
+Every watch event of a resource hands its latest view to the timed passes (`watched`).
+
+Shutdown (SIGTERM): Kopf lets change handlers finish (`--shutdown-timeout`); the cleanup handler then stops the
+timed passes (a drift check stops at once and is repeated after the restart) and closes the reconciler and the
+clients.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import kopf
 from kubernetes import client as k8s
@@ -37,7 +41,7 @@ from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versi
 from wsconn.core import grace, ownership
 from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.core.ownership import Claimant
-from wsconn.logs import object_logger
+from wsconn.logs import object_logger, ref_logger
 from wsconn.metrics import (
     RECONCILES,
     SECRET_TRIGGERS,
@@ -48,6 +52,7 @@ from wsconn.metrics import (
 from wsconn.reconciler import ObjectView, ReconcilerClosed, Result, utcnow
 from wsconn.serving import Serving, tolerate_missing_resource
 from wsconn.settings import Settings
+from wsconn.timers import Timers
 
 log = logging.getLogger("wsconn.handlers")
 
@@ -59,10 +64,6 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 # A pass is bounded by --pass-timeout (120 s by default) once it runs. Ten minutes means the process is
 # wedged; liveness fails and the kubelet restarts it.
 STUCK_AFTER_SECONDS = 600.0
-# How long Kopf waits for a timer to stop on SIGTERM before it leaves it running ("orphaned").
-TIMER_EXIT_SECONDS = 5.0
-
-T = TypeVar("T")
 SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 Claims = dict[str, Claimant]
 CLAIMS_INDEX = "connection_claims"
@@ -117,7 +118,12 @@ def claimed_view(body: kopf.Body, index: Any) -> ObjectView:
 def claimants_of(body: Mapping[str, Any], index: Any) -> tuple[Claimant, ...]:
     """The claimants of the connection `body` names, from the index (this resource included)."""
     meta = body.get("metadata") or {}
-    key = ownership.connection_key(body.get("spec") or {}, str(meta.get("name", "")))
+    return claimants_for(body.get("spec") or {}, str(meta.get("name", "")), index)
+
+
+def claimants_for(spec: Mapping[str, Any], name: str, index: Any) -> tuple[Claimant, ...]:
+    """The claimants of the connection a resource named `name` with `spec` names (this resource included)."""
+    key = ownership.connection_key(spec, name)
     return tuple(index.get(key, ())) if key is not None else ()
 
 
@@ -194,22 +200,24 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
         settings.watching.label_selectors["v1", "secrets"] = cfg.secret_selector
     # On SIGTERM, let passes in flight finish (a PUT is idempotent, so one cut short is only repeated).
     settings.queueing.exit_timeout = cfg.shutdown_timeout
-    settings.background.instant_exit_timeout = TIMER_EXIT_SECONDS
 
 
 def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serving:
     """Register every handler on `registry`; `build(settings, memo)` makes the reconciler at start-up. Returns
     what Kopf serves, for `kopf.run(insights=...)`."""
     serving = Serving(registry)
+    tracker = ReadyTracker()
     tolerate_missing_resource()
-    _register_lifecycle(registry, cfg, build, serving)
+    _register_lifecycle(registry, cfg, build, serving, tracker)
     _register_ownership(registry)
-    _register_resource(registry, cfg, ReadyTracker())
+    _register_resource(registry, tracker)
     _register_secret_watch(registry)
     return serving
 
 
-def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: Any, serving: Serving) -> None:
+def _register_lifecycle(
+    registry: kopf.OperatorRegistry, cfg: Settings, build: Any, serving: Serving, tracker: ReadyTracker
+) -> None:
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         """In-cluster ServiceAccount or kubeconfig, through the kubernetes client (as Kopf's default)."""
@@ -219,10 +227,14 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: A
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings, cfg)
         await build(settings, memo)
+        memo.claims = {}  # Kopf's claims index, as the first watch event hands it over (_register_ownership)
+        memo.timers = timed_passes(cfg, memo, tracker)
+        memo.timers.start()
         memo.observer = asyncio.create_task(serving.observe(settings), name="wsconn discovery observer")
 
     @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        await memo.timers.stop()
         memo.observer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await memo.observer
@@ -237,9 +249,44 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, cfg: Settings, build: A
         return {"oldest_pass_seconds": round(oldest, 1)}
 
 
-def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: ReadyTracker) -> None:
-    tick = max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None
+def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker) -> Timers:
+    """The drift checks and grace ends of every watched resource (timers.py), run with the memo's reconciler
+    and clients: a timed pass reports its status and Events itself, since no Kopf handler runs it."""
 
+    async def drift(view: ObjectView) -> None:
+        obj = replace(view, claimants=claimants_for(view.spec, view.name, memo.claims))
+        try:
+            result = await memo.reconciler.reconcile(obj, log=ref_logger(obj.namespace, obj.name))
+        except ReconcilerClosed:
+            return
+        if result.patch:
+            await memo.status_writer.patch_status(obj.ref, result.patch)
+        _record(obj, result, tracker)
+        for event in result.events:
+            await memo.events.post(
+                obj.ref, obj.uid, type=event.type, reason=event.reason, message=event.message
+            )
+        if result.retry_after is not None:
+            # Timed checks run only for Ready resources, so a failed check is handed to the change handler,
+            # which owns retries and their backoff: the same trigger a Secret change uses.
+            await memo.trigger(obj.ref, f"drift-retry@{format_time(utcnow())}")
+
+    async def grace_ended(view: ObjectView) -> None:
+        # The change handler's pass then says Stalled; it does not retry during the grace itself, since a retry
+        # delay would hold back the pass the Secret's arrival starts.
+        await memo.trigger(view.ref, f"grace-ended@{format_time(utcnow())}")
+
+    return Timers(
+        drift_tick=max(1.0, min(60.0, cfg.drift_interval / 4)) if cfg.drift_interval > 0 else None,
+        drift_due=memo.reconciler.drift_check_due,
+        drift=drift,
+        grace_tick=grace.tick(cfg.missing_secret_grace),
+        grace_over=memo.reconciler.grace_over,
+        grace_ended=grace_ended,
+    )
+
+
+def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -> None:
     @kopf.index(*RESOURCE, id="secret_users", registry=registry)
     def index_secret_users(
         *,
@@ -269,57 +316,6 @@ def _register_resource(registry: kopf.OperatorRegistry, cfg: Settings, tracker: 
         _report(body, obj, patch, result, tracker)
         if result.retry_after is not None:
             raise kopf.TemporaryError(result.outcome.message, delay=result.retry_after)
-
-    if tick is not None:
-
-        def ready_now(*, status: Mapping[str, Any], meta: Any, **_: Any) -> bool:
-            return Status.from_raw(status).is_ready(int(meta.get("generation") or 0))
-
-        @kopf.timer(
-            *RESOURCE, id="drift", interval=tick, initial_delay=tick, when=ready_now, registry=registry
-        )
-        async def drift(
-            *,
-            body: kopf.Body,
-            patch: kopf.Patch,
-            logger: Any,
-            memo: kopf.Memo,
-            **kwargs: Any,
-        ) -> None:
-            """Periodic drift check of a Ready resource, when its jittered interval has passed."""
-            stopped: kopf.DaemonStopped = kwargs["stopped"]
-            obj = claimed_view(body, kwargs[CLAIMS_INDEX])
-            if stopped or not memo.reconciler.drift_check_due(obj):
-                return
-            result = await until_stopped(memo.reconciler.reconcile(obj, log=object_logger(logger)), stopped)
-            if result is None:
-                return  # the operator is stopping: the check runs again after the restart
-            _report(body, obj, patch, result, tracker)
-            if result.retry_after is not None:
-                # The timer skips resources that are not Ready, so a failed check is handed to the change
-                # handler, which owns retries and their backoff: the same trigger a Secret change uses.
-                patch.metadata.annotations[TRIGGER_ANNOTATION] = f"drift-retry@{format_time(utcnow())}"
-
-    grace_tick = grace.tick(cfg.missing_secret_grace)
-    if grace_tick is not None:
-
-        def waiting_for_secret(*, status: Mapping[str, Any], **_: Any) -> bool:
-            return grace.waiting(Status.from_raw(status))
-
-        @kopf.timer(
-            *RESOURCE,
-            id="grace",
-            interval=grace_tick,
-            initial_delay=grace_tick,
-            when=waiting_for_secret,
-            registry=registry,
-        )
-        async def grace_end(*, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-            """When the missing-Secret grace of a resource still waiting for a Secret ends, hand it to the change
-            handler (the trigger a Secret change uses), whose pass then says Stalled. The change handler does
-            not retry during the grace: a retry delay would hold back the pass the Secret's arrival starts."""
-            if memo.reconciler.grace_over(ObjectView.from_body(body)):
-                patch.metadata.annotations[TRIGGER_ANNOTATION] = f"grace-ended@{format_time(utcnow())}"
 
     @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
     async def delete(
@@ -357,12 +353,16 @@ def _register_ownership(registry: kopf.OperatorRegistry) -> None:
         created = str(meta.get("creationTimestamp") or "")
         return connection_claims(ObjectRef(namespace or "", name), spec, status, created)
 
-    @kopf.on.event(*RESOURCE, id="released", registry=registry)
-    async def released(*, type: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        """A resource is gone (its finalizer released): the next in line for its connection, if any, takes
-        over at once. Kopf has already dropped it from the index when this runs."""
+    @kopf.on.event(*RESOURCE, id="watched", registry=registry)
+    async def watched(*, type: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        """Every event of a resource: the timed passes keep its latest view; when it is gone (its finalizer
+        released), the next in line for its connection, if any, takes over at once. Kopf has already dropped
+        it from the index when this runs."""
+        memo.claims = kwargs[CLAIMS_INDEX]
         if type != "DELETED":
+            memo.timers.seen(body)
             return
+        memo.timers.forget(str(body.metadata.uid))
         successor = ownership.owner(claimants_of(body, kwargs[CLAIMS_INDEX]))
         if successor is not None:
             marker = f"owner-gone@{format_time(utcnow())}"
@@ -389,30 +389,20 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
             SECRET_TRIGGERS.inc()
 
 
-async def until_stopped(work: Coroutine[Any, Any, T], stopped: kopf.DaemonStopped) -> T | None:
-    """`work`'s result, or None when `stopped` is set first (the work is then cancelled)."""
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(stopped.wait())
-    try:
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ReconcilerClosed):
-        return await task
-    return None
-
-
 def _report(
     body: kopf.Body, obj: ObjectView, patch: kopf.Patch, result: Result, tracker: ReadyTracker
 ) -> None:
     patch.status.update(result.patch)
+    _record(obj, result, tracker)
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _record(obj: ObjectView, result: Result, tracker: ReadyTracker) -> None:
+    """A pass's outcome in the metrics."""
     RECONCILES.labels(result.outcome.state, result.outcome.reason.name).inc()
     tracker.set(obj.uid, "True" if result.outcome.state == "ready" else "False")
     record_conditions(obj.namespace, obj.name, [c.to_raw() for c in result.status.conditions])
-    for event in result.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
 class Trigger:

@@ -69,6 +69,12 @@ def object_logger(kopf_logger: Log) -> MergingAdapter:
     return MergingAdapter(OBJECTS, extra)
 
 
+def ref_logger(namespace: str, name: str) -> MergingAdapter:
+    """Our logger for one object known by name only (a pass no Kopf handler runs), with the object reference
+    Kopf's own loggers carry, so its lines look alike."""
+    return MergingAdapter(OBJECTS, {"k8s_skip": True, "k8s_ref": {"namespace": namespace, "name": name}})
+
+
 def with_correlation(log: Log, correlation_id: str) -> logging.LoggerAdapter[Any]:
     """`log` with the reconcile's correlation id in every record (`correlation_id`) and text message."""
     return _CorrelationAdapter(log, {"correlation_id": correlation_id})

@@ -113,24 +113,31 @@ class ReadyTracker:
 
     def __init__(self) -> None:
         self._ready: dict[str, str] = {}
+        # Kept in step with _ready: recounting every resource on every pass made N passes cost O(N^2).
+        self._counts: dict[str, int] = {"True": 0, "False": 0}
 
     def set(self, uid: str, ready: str) -> None:
         """Record the Ready status ("True"/"False") of a resource."""
+        before = self._ready.get(uid)
+        if before == ready:
+            return
+        if before is not None:
+            self._counts[before] -= 1
         self._ready[uid] = ready
+        self._counts[ready] = self._counts.get(ready, 0) + 1
         self._publish()
 
     def drop(self, uid: str) -> None:
         """Forget a deleted resource."""
-        self._ready.pop(uid, None)
+        before = self._ready.pop(uid, None)
+        if before is not None:
+            self._counts[before] -= 1
         self._publish()
 
     def counts(self) -> Mapping[str, int]:
         """Resources per Ready status."""
-        out = {"True": 0, "False": 0}
-        for value in self._ready.values():
-            out[value] = out.get(value, 0) + 1
-        return out
+        return dict(self._counts)
 
     def _publish(self) -> None:
-        for ready, count in self.counts().items():
+        for ready, count in self._counts.items():
             RESOURCES.labels(ready).set(count)

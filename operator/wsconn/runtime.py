@@ -17,6 +17,7 @@ from wsconn.arm.principals import Principals
 from wsconn.arm.throttle import Throttle
 from wsconn.handlers import Trigger
 from wsconn.kube.client import api_client
+from wsconn.kube.events import EventPoster
 from wsconn.kube.secrets import SecretReader
 from wsconn.kube.status import StatusPatcher
 from wsconn.metrics import observe_arm
@@ -55,11 +56,12 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         observer=observe_arm,
     )
     kube = api_client()
+    status_writer = StatusPatcher(kube)
     principals = Principals(arm, operator_auth, cfg.scope)
     reconciler = Reconciler(
         principals=principals,
         secrets=SecretReader(kube),
-        status_writer=StatusPatcher(kube),
+        status_writer=status_writer,
         config=ReconcileConfig(
             default_api_version=cfg.default_api_version,
             drift_interval=cfg.drift_interval,
@@ -76,6 +78,13 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
     )
     memo.reconciler = reconciler
     memo.trigger = Trigger(kube)
+    # What a timed pass (timers.py) writes with, since no Kopf handler writes for it.
+    memo.status_writer = status_writer
+    memo.events = EventPoster(
+        kube,
+        component=settings.posting.reporting_component,
+        instance=settings.posting.reporting_instance,
+    )
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port, addr=cfg.bind_address)
 

@@ -21,23 +21,21 @@ from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
 from wsconn.core.ownership import Claimant
 from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
+from wsconn.metrics import ReadyTracker
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
 
 LOG = logging.getLogger("test")
 
 
-class Stopped:
-    """Kopf's `stopped` flag for a timer."""
+class FakeEvents:
+    """Records the Events a timed pass posts."""
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.posted: list[tuple[ObjectRef, str, str]] = []
 
-    def __bool__(self) -> bool:
-        return self.event.is_set()
-
-    async def wait(self) -> None:
-        await self.event.wait()
+    async def post(self, ref: ObjectRef, uid: str, *, type: str, reason: str, message: str) -> None:
+        self.posted.append((ref, type, reason))
 
 
 class Wiring:
@@ -53,6 +51,8 @@ class Wiring:
         async def build(_: kopf.OperatorSettings, memo: kopf.Memo) -> None:
             memo.reconciler = self.shell.reconciler
             memo.trigger = self.trigger
+            memo.status_writer = self.shell.writer
+            memo.events = self.event_poster
 
             async def shutdown() -> None:
                 self.shut_down = True
@@ -60,11 +60,20 @@ class Wiring:
             memo.shutdown = shutdown
             self.built.append(memo)
 
-        self.serving = handlers.register(self.registry, Settings(**settings), build)
-        self.memo = kopf.Memo(reconciler=self.shell.reconciler, trigger=self.trigger)
-        self.events: asyncio.Queue[Any] | None = None
+        self.event_poster = FakeEvents()
+        self.settings = Settings(**settings)
+        self.serving = handlers.register(self.registry, self.settings, build)
         # Kopf's index of connection claims, as a plain mapping (connection key -> claimants).
         self.claims: dict[str, list[Claimant]] = {}
+        self.memo = kopf.Memo(
+            reconciler=self.shell.reconciler,
+            trigger=self.trigger,
+            status_writer=self.shell.writer,
+            events=self.event_poster,
+            claims=self.claims,
+        )
+        self.memo.timers = self.timers = handlers.timed_passes(self.settings, self.memo, ReadyTracker())
+        self.events: asyncio.Queue[Any] | None = None
 
     async def trigger(self, ref: ObjectRef, marker: str) -> None:
         self.triggered.append((ref, marker))
@@ -173,7 +182,7 @@ def test_reconcile_after_shutdown_does_nothing() -> None:
     assert wiring.shell.arm.calls == []
 
 
-# ---- drift timer ----------------------------------------------------------------------------------------------
+# ---- timed passes: drift checks ----------------------------------------------------------------------------------
 
 
 def applied_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
@@ -182,71 +191,109 @@ def applied_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
     return obj, body(obj)
 
 
-def test_the_timer_checks_only_when_due() -> None:
-    wiring = Wiring()
-    _, current = applied_body(wiring)
-    patch = kopf.Patch()
+def drift_check(wiring: Wiring, obj: ObjectView) -> None:
+    """What a drift sweep does with what it finds due: run the timed pass of each."""
 
     async def scenario() -> None:
-        await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
+        for due in wiring.timers.due_drift():
+            assert due.uid == obj.uid
+            await wiring.timers._drift[2](due)
 
     in_loop(scenario)
-    assert wiring.shell.arm.methods() == ["GET", "PUT"]
+
+
+def test_a_timed_drift_check_runs_only_when_due() -> None:
+    wiring = Wiring()
+    obj, current = applied_body(wiring)
+    wiring.timers.seen(current)
+    assert wiring.timers.due_drift() == [], "not due yet"
     wiring.shell.now = NOW.replace(hour=12)
-    in_loop(scenario)
+    drift_check(wiring, obj)
     assert wiring.shell.arm.methods() == ["GET", "PUT", "GET"]
-    assert set(patch["status"]) == {"lastCheckedTime"}
+    [(ref, patch)] = wiring.shell.writer.patches
+    assert ref == obj.ref
+    assert set(patch) == {"lastCheckedTime"}, "the hourly lastCheckedTime, written by the timed pass itself"
+    assert wiring.event_poster.posted == []
+
+
+def test_a_timed_drift_correction_writes_its_status_and_posts_its_event() -> None:
+    wiring = Wiring()
+    obj, current = applied_body(wiring)
+    wiring.timers.seen(current)
+    wiring.shell.now = NOW.replace(hour=12)
+    wiring.shell.arm.connections.clear()  # deleted in Azure behind the operator's back
+    drift_check(wiring, obj)
+    assert wiring.shell.arm.methods()[-2:] == ["GET", "PUT"]
+    assert [(ref, reason) for ref, _, reason in wiring.event_poster.posted] == [
+        (obj.ref, "DriftCorrected"),
+        (obj.ref, "Applied"),
+    ]
+    assert "lastAppliedTime" in wiring.shell.writer.patches[-1][1]
 
 
 def test_a_failed_check_is_handed_to_the_change_handler() -> None:
     wiring = Wiring()
-    _, current = applied_body(wiring)
+    obj, current = applied_body(wiring)
+    wiring.timers.seen(current)
     wiring.shell.now = NOW.replace(hour=12)
     wiring.shell.arm.failures["GET"] = [ArmError(503, "ServiceUnavailable", "busy", "rid")]
-    patch = kopf.Patch()
-
-    async def scenario() -> None:
-        await wiring.call("drift", "spawning", body=current, patch=patch, stopped=Stopped())
-
-    in_loop(scenario)
-    assert patch["metadata"]["annotations"][handlers.TRIGGER_ANNOTATION].startswith("drift-retry@")
+    drift_check(wiring, obj)
+    [(ref, marker)] = wiring.triggered
+    assert ref == obj.ref
+    assert marker.startswith("drift-retry@")
 
 
-def test_a_check_stops_at_once_when_the_operator_stops() -> None:
+def test_the_sweep_runs_due_checks_each_tick_and_stop_cuts_a_check_short() -> None:
     wiring = Wiring()
     _, current = applied_body(wiring)
+    wiring.timers.seen(current)
     wiring.shell.now = NOW.replace(hour=12)
     wiring.shell.arm.latency["GET"] = 60.0
-    patch = kopf.Patch()
 
     async def scenario() -> float:
-        stopped = Stopped()
         loop = asyncio.get_running_loop()
-        check = asyncio.create_task(
-            wiring.call("drift", "spawning", body=current, patch=patch, stopped=stopped)
-        )
-        await asyncio.sleep(1)
-        stopped.event.set()
+        wiring.timers.start()
+        tick = wiring.timers._drift[0]
+        assert tick == 60.0, "a quarter of the drift interval, at most a minute"
+        await asyncio.sleep(tick + 1)  # one tick: the check is in flight
+        assert wiring.shell.arm.methods() == ["GET", "PUT", "GET"], "the check's GET, not answered yet"
+        assert wiring.timers.due_drift() == [], "a resource in a timed pass is not handed on twice"
         started = loop.time()
-        await check
+        await wiring.timers.stop()
         return loop.time() - started
 
     assert in_loop(scenario) < 0.1
-    assert patch == {}, "a check cut short writes nothing"
+    assert wiring.shell.writer.patches == [], "a check cut short writes nothing"
 
 
-def test_the_timer_filter_passes_only_ready_resources() -> None:
+def test_only_ready_resources_not_being_deleted_get_drift_checks() -> None:
     wiring = Wiring()
     obj, _ = applied_body(wiring)
-    spawning = next(h for h in wiring.registry._spawning.get_all_handlers() if str(h.id).startswith("drift"))
-    when: Any = spawning.when
-    assert when is not None
-    assert when(status=obj.status, meta={"generation": 1}) is True
-    assert when(status=obj.status, meta={"generation": 2}) is False
-    assert when(status={}, meta={"generation": 1}) is False
+    wiring.shell.now = NOW.replace(hour=12)
+    wiring.timers.seen(body(obj, generation=2))
+    assert wiring.timers.due_drift() == [], "not Ready for its generation"
+    wiring.timers.seen(body(obj, generation=1))
+    assert [v.uid for v in wiring.timers.due_drift()] == [obj.uid]
+    assert "kopf" not in wiring.timers.due_drift()[0].status, "Kopf's records are not kept"
+    wiring.timers.seen(body(obj, deletionTimestamp="2026-01-01T00:00:00Z"))
+    assert wiring.timers.due_drift() == [], "being deleted"
+    assert len(wiring.timers) == 0
 
 
-# ---- missing-Secret grace timer -------------------------------------------------------------------------------
+def test_the_watch_keeps_the_latest_view_and_forgets_the_deleted() -> None:
+    wiring = Wiring()
+    _, current = applied_body(wiring)
+
+    async def event(kind: str) -> None:
+        await wiring.call("watched", "watching", type=kind, body=current)
+
+    in_loop(lambda: event("ADDED"))
+    assert len(wiring.timers) == 1
+    in_loop(lambda: event("DELETED"))
+    assert len(wiring.timers) == 0
+
+
+# ---- timed passes: the missing-Secret grace -------------------------------------------------------------------
 
 
 def waiting_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
@@ -257,37 +304,38 @@ def waiting_body(wiring: Wiring) -> tuple[ObjectView, kopf.Body]:
 
 def test_the_grace_timer_hands_the_resource_over_only_when_the_grace_ends() -> None:
     wiring = Wiring()
-    _, current = waiting_body(wiring)
+    obj, current = waiting_body(wiring)
     read_by_the_pass = list(wiring.shell.secrets.reads)
-    patch = kopf.Patch()
+    wiring.timers.seen(current)
 
-    async def scenario() -> None:
-        await wiring.call("grace", "spawning", body=current, patch=patch)
+    async def sweep() -> None:
+        for due in wiring.timers.due_grace():
+            await wiring.timers._grace[2](due)
 
     wiring.shell.now = NOW + dt.timedelta(seconds=300)  # the stored second's end + 300 s is 301 s
-    in_loop(scenario)
-    assert patch == {}, "nothing while the grace lasts"
+    in_loop(sweep)
+    assert wiring.triggered == [], "nothing while the grace lasts"
     wiring.shell.now = NOW + dt.timedelta(seconds=301)
-    in_loop(scenario)
-    assert patch["metadata"]["annotations"][handlers.TRIGGER_ANNOTATION].startswith("grace-ended@")
+    in_loop(sweep)
+    [(ref, marker)] = wiring.triggered
+    assert ref == obj.ref
+    assert marker.startswith("grace-ended@")
     assert SecretRef("ns", "absent") in read_by_the_pass
     assert wiring.shell.secrets.reads == read_by_the_pass, "the timer itself reads nothing"
 
 
-def test_the_grace_timer_runs_for_resources_waiting_for_a_secret_and_ticks_by_the_grace() -> None:
+def test_the_grace_sweep_looks_only_at_waiting_resources_and_ticks_by_the_grace() -> None:
     wiring = Wiring(missing_secret_grace=30)
     waiting, _ = waiting_body(wiring)
     ready, _ = applied_body(wiring)
-    spawning: Any = next(
-        h for h in wiring.registry._spawning.get_all_handlers() if str(h.id).startswith("grace")
-    )
-    when: Any = spawning.when
-    assert when(status=waiting.status, meta={"generation": 1}) is True
-    assert when(status=ready.status, meta={"generation": 1}) is False
-    assert when(status={}, meta={"generation": 1}) is False
-    assert spawning.interval == 3.0
-    no_grace = Wiring(missing_secret_grace=0)
-    assert not [h for h in no_grace.registry._spawning.get_all_handlers() if str(h.id).startswith("grace")]
+    wiring.shell.now = NOW + dt.timedelta(days=1)
+    wiring.timers.seen(body(waiting))
+    assert [v.uid for v in wiring.timers.due_grace()] == [waiting.uid]
+    wiring.timers.seen(body(ready))
+    assert wiring.timers.due_grace() == []
+    assert wiring.timers._grace[0] == 3.0
+    assert Wiring(missing_secret_grace=0).timers._grace[0] is None, "no grace, no sweep"
+    assert Wiring(drift_interval=0).timers._drift[0] is None, "no drift interval, no sweep"
 
 
 # ---- one owner per connection ---------------------------------------------------------------------------------
@@ -341,7 +389,7 @@ def test_when_a_resource_is_gone_the_next_in_line_is_triggered() -> None:
     ]
 
     async def event(kind: str) -> None:
-        await wiring.call("released", "watching", type=kind, body=gone)
+        await wiring.call("watched", "watching", type=kind, body=gone)
 
     in_loop(lambda: event("MODIFIED"))
     assert wiring.triggered == []
@@ -450,14 +498,17 @@ def test_startup_configures_kopf_builds_and_cleanup_shuts_down() -> None:
         await wiring.handler("startup", "activities")(settings=settings, memo=memo, logger=LOG)
         assert wiring.built == [memo]
         assert not memo.observer.done()
+        assert memo.timers._sweeps
+        assert not any(t.done() for t in memo.timers._sweeps)
         await wiring.handler("cleanup", "activities")(memo=memo, logger=LOG)
         assert memo.observer.cancelled()
+        assert memo.timers._sweeps == []
 
     in_loop(scenario)
     assert wiring.shut_down
     assert settings.persistence.finalizer == handlers.FINALIZER
     assert settings.queueing.exit_timeout == 9.0
-    assert settings.background.instant_exit_timeout == handlers.TIMER_EXIT_SECONDS
+    assert not list(wiring.registry._spawning.get_all_handlers()), "no Kopf timers: timers.py runs them"
     assert settings.scanning.disabled is True
 
 
