@@ -23,6 +23,14 @@ from wsconn_testbed.emulator.client import venv_bin
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def operator_command() -> str:
+    """`wsconn` as it ships: from the runtime-only venv bench/run makes (hack/runtime-venv, named by
+    WSCONN_BENCH_VENV), else from the dev venv (which also holds the test packages, Kopf imports `kubernetes`
+    from it, so its memory figures are higher than the image's)."""
+    venv = os.environ.get("WSCONN_BENCH_VENV")
+    return str(Path(venv) / "bin" / "wsconn") if venv else venv_bin("wsconn")
+
+
 @dataclass(frozen=True)
 class ProcStats:
     """What the kernel accounts for one process at one moment."""
@@ -79,7 +87,7 @@ class Operator:
         self.started_at = time.time()
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                [venv_bin("wsconn"), "run"],
+                [operator_command(), "run"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import kopf
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
@@ -41,6 +41,8 @@ from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versi
 from wsconn.core import grace, ownership
 from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.core.ownership import Claimant
+from wsconn.kube.client import MERGE_PATCH, Endpoint, KubeClient, KubeError
+from wsconn.kube.status import resource_path
 from wsconn.logs import object_logger, ref_logger
 from wsconn.metrics import (
     RECONCILES,
@@ -67,6 +69,7 @@ STUCK_AFTER_SECONDS = 600.0
 SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 Claims = dict[str, Claimant]
 CLAIMS_INDEX = "connection_claims"
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a Pod has its token
 
 
 def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
@@ -168,6 +171,23 @@ class StatusDiffBase(kopf.StatusDiffBaseStorage):
                 patch.metadata.annotations[key] = None
 
 
+def connection_info(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """How Kopf and the operator's own client (kube/client.py) reach the API server: Kopf's own readers of the
+    ServiceAccount and of the kubeconfig. The kubeconfig reader takes a token, basic auth or a client
+    certificate; a kubeconfig that needs an exec plugin (kubelogin, cloud CLIs) works when the `kubernetes`
+    package is installed beside the operator, whose loader runs the plugin (docs/configuration.md)."""
+    if importlib.util.find_spec("kubernetes") is not None and not os.path.exists(
+        os.path.join(SERVICE_ACCOUNT, "token")
+    ):
+        return kopf.login_via_client(**kwargs)
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+def endpoint(info: kopf.ConnectionInfo) -> Endpoint:
+    """The operator's own client's view of Kopf's connection info."""
+    return Endpoint(server=info.server, tls=info.as_ssl_context(), headers=info.as_http_headers())
+
+
 def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     """Kopf's settings for this operator."""
     settings.persistence.finalizer = FINALIZER
@@ -220,8 +240,8 @@ def _register_lifecycle(
 ) -> None:
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """In-cluster ServiceAccount or kubeconfig, through the kubernetes client (as Kopf's default)."""
-        return kopf.login_via_client(**kwargs)
+        """The ServiceAccount in a Pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+        return connection_info(**kwargs)
 
     @kopf.on.startup(id="startup", registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -406,23 +426,15 @@ def _record(obj: ObjectView, result: Result, tracker: ReadyTracker) -> None:
 
 
 class Trigger:
-    """Patches the trigger annotation onto a resource (through the API, off the event loop)."""
+    """Patches the trigger annotation onto a resource."""
 
-    def __init__(self, api: k8s.ApiClient) -> None:
-        self._custom = k8s.CustomObjectsApi(api)
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
 
     async def __call__(self, ref: ObjectRef, marker: str) -> None:
         body = {"metadata": {"annotations": {TRIGGER_ANNOTATION: marker}}}
         try:
-            await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                ref.namespace,
-                PLURAL,
-                ref.name,
-                body,
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning("could not trigger %s after a Secret change: %s", ref, exc.reason)
+            # A resource gone meanwhile answers 404, which the client reads as None: nothing to trigger.
+            await self._kube.request("PATCH", resource_path(ref), body=body, content_type=MERGE_PATCH)
+        except KubeError as exc:
+            log.warning("could not trigger %s: %s", ref, exc)

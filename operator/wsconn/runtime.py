@@ -5,6 +5,7 @@ Everything is created inside the running event loop (Kopf's startup handler) and
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -15,8 +16,8 @@ from wsconn.arm.auth import BearerTokenAuth
 from wsconn.arm.client import ArmClient
 from wsconn.arm.principals import Principals
 from wsconn.arm.throttle import Throttle
-from wsconn.handlers import Trigger
-from wsconn.kube.client import api_client
+from wsconn.handlers import Trigger, connection_info, endpoint
+from wsconn.kube.client import Endpoint, KubeClient
 from wsconn.kube.events import EventPoster
 from wsconn.kube.secrets import SecretReader
 from wsconn.kube.status import StatusPatcher
@@ -25,6 +26,7 @@ from wsconn.reconciler import ReconcileConfig, Reconciler
 from wsconn.settings import Settings
 
 CLOSE_GRACE_SECONDS = 2.0
+log = logging.getLogger("wsconn.runtime")
 
 
 def credential() -> Any:
@@ -43,6 +45,13 @@ def credential() -> Any:
     )
 
 
+def _endpoint(settings: kopf.OperatorSettings) -> Endpoint:
+    info = connection_info(settings=settings, logger=log)
+    if info is None:
+        raise kopf.LoginError("no ServiceAccount token and no kubeconfig to reach the API server with")
+    return endpoint(info)
+
+
 async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """Create the reconciler and its clients and store them in Kopf's memo."""
     token_credential = credential()
@@ -55,7 +64,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         timeout=cfg.arm_timeout,
         observer=observe_arm,
     )
-    kube = api_client()
+    kube = KubeClient(lambda: _endpoint(settings))
     status_writer = StatusPatcher(kube)
     principals = Principals(arm, operator_auth, cfg.scope)
     reconciler = Reconciler(
@@ -89,11 +98,12 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         start_http_server(cfg.metrics_port, addr=cfg.bind_address)
 
     async def shutdown() -> None:
-        # Kopf has stopped the handlers and timers by now; whatever still runs ends before the clients close.
+        # Kopf has stopped the handlers and the cleanup handler the timed passes by now; whatever still runs ends
+        # before the clients close.
         await reconciler.close(CLOSE_GRACE_SECONDS)
         await principals.aclose()
         await arm.aclose()
         await token_credential.close()
-        kube.close()  # type: ignore[no-untyped-call]
+        await kube.close()
 
     memo.shutdown = shutdown

@@ -547,28 +547,6 @@ def test_liveness_reports_the_oldest_pass_and_fails_past_the_limit() -> None:
     assert run(during_a_pass()) == {"oldest_pass_seconds": 42.0}
 
 
-def test_the_trigger_patches_only_the_annotation() -> None:
-    calls: list[tuple[Any, ...]] = []
-
-    class Custom:
-        def patch_namespaced_custom_object(self, *args: Any) -> None:
-            calls.append(args)
-
-    trigger = handlers.Trigger.__new__(handlers.Trigger)
-    trigger._custom = Custom()  # type: ignore[assignment]
-    run(trigger(ObjectRef("ns", "conn"), "openai@8"))
-    assert calls == [
-        (
-            "azureml.dev",
-            "v1alpha1",
-            "ns",
-            "workspaceconnections",
-            "conn",
-            {"metadata": {"annotations": {handlers.TRIGGER_ANNOTATION: "openai@8"}}},
-        )
-    ]
-
-
 # ---- Kopf's records in status.kopf ----------------------------------------------------------------------------
 
 

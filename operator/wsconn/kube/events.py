@@ -5,18 +5,14 @@ describe` shows both alike. Events are helpful but auxiliary: a failure to post 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from wsconn.api.crd import GROUP, KIND, VERSION
 from wsconn.api.references import ObjectRef
+from wsconn.kube.client import KubeClient, KubeError
 
-REQUEST_TIMEOUT = 15
 MAX_MESSAGE_LENGTH = 1024  # what Kopf keeps of a message, too
 
 log = logging.getLogger("wsconn.events")
@@ -25,8 +21,8 @@ log = logging.getLogger("wsconn.events")
 class EventPoster:
     """Creates core/v1 Events about WorkspaceConnections."""
 
-    def __init__(self, api: client.ApiClient, *, component: str, instance: str) -> None:
-        self._core = client.CoreV1Api(api)
+    def __init__(self, kube: KubeClient, *, component: str, instance: str) -> None:
+        self._kube = kube
         self._component = component
         self._instance = instance
 
@@ -54,8 +50,6 @@ class EventPoster:
             "eventTime": now,
         }
         try:
-            await asyncio.to_thread(
-                self._core.create_namespaced_event, ref.namespace, body, _request_timeout=REQUEST_TIMEOUT
-            )
-        except (ApiException, OSError) as exc:
+            await self._kube.request("POST", f"/api/v1/namespaces/{ref.namespace}/events", body=body)
+        except KubeError as exc:
             log.warning("could not post the %s event on %s: %s", reason, ref, exc)

@@ -1,0 +1,166 @@
+"""kube/: the operator's own Kubernetes client and its four uses (Secret reads, status patches, the trigger
+annotation, Events), against httpx's in-memory transport standing in for the API server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.unit.virtual import run
+from wsconn.api.references import ObjectRef, SecretRef
+from wsconn.handlers import TRIGGER_ANNOTATION, Trigger
+from wsconn.kube.client import Endpoint, KubeClient, KubeError
+from wsconn.kube.events import EventPoster
+from wsconn.kube.secrets import SecretReader, SecretReadError
+from wsconn.kube.status import StatusPatcher
+
+CONN = "/apis/azureml.dev/v1alpha1/namespaces/ns/workspaceconnections/conn"
+
+
+class ApiServer:
+    """Answers from a table of (method, path) -> (status, body); records every request with its token."""
+
+    def __init__(self, answers: dict[tuple[str, str], list[tuple[int, Any]]]) -> None:
+        self.answers = answers
+        self.requests: list[tuple[str, str, str, str, Any]] = []
+        self.logins = 0
+
+    def login(self) -> Endpoint:
+        self.logins += 1
+        return Endpoint(
+            "https://api.test", ssl.create_default_context(), {"Authorization": f"Bearer t{self.logins}"}
+        )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.requests.append(
+            (
+                request.method,
+                request.url.path,
+                request.headers.get("Authorization", ""),
+                request.headers.get("Content-Type", ""),
+                body,
+            )
+        )
+        status, answer = self.answers[(request.method, request.url.path)].pop(0)
+        return httpx.Response(status, json=answer)
+
+    def client(self) -> KubeClient:
+        return KubeClient(self.login, transport=httpx.MockTransport(self.handle))
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+SECRET = {
+    "metadata": {"name": "openai", "resourceVersion": "42", "uid": "u-1", "labels": {"team": "a"}},
+    "data": {"key": b64("s3cret")},
+}
+
+
+def test_a_secret_is_read_from_its_own_namespace_and_decoded() -> None:
+    api = ApiServer({("GET", "/api/v1/namespaces/ns/secrets/openai"): [(200, SECRET)]})
+    found = run(SecretReader(api.client()).fetch([SecretRef("ns", "openai")]))
+    secret = found[SecretRef("ns", "openai")]
+    assert secret is not None
+    assert (secret.resource_version, secret.uid, dict(secret.labels)) == ("42", "u-1", {"team": "a"})
+    assert secret.data == {"key": b"s3cret"}
+
+
+def test_a_missing_secret_is_none_and_a_failed_read_names_its_status() -> None:
+    api = ApiServer(
+        {
+            ("GET", "/api/v1/namespaces/ns/secrets/gone"): [(404, {"reason": "NotFound"})],
+            ("GET", "/api/v1/namespaces/ns/secrets/denied"): [(403, {"reason": "Forbidden"})],
+        }
+    )
+    reader = SecretReader(api.client())
+    assert run(reader.fetch([SecretRef("ns", "gone")])) == {SecretRef("ns", "gone"): None}
+    with pytest.raises(SecretReadError) as failed:
+        run(reader.fetch([SecretRef("ns", "denied")]))
+    assert failed.value.status == 403
+    assert "s3cret" not in str(failed.value)
+
+
+def test_an_unreachable_api_server_is_status_0() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client = KubeClient(ApiServer({}).login, transport=httpx.MockTransport(refuse))
+    with pytest.raises(KubeError) as failed:
+        run(client.request("GET", "/api/v1/namespaces/ns/secrets/x"))
+    assert failed.value.status == 0
+
+
+def test_a_401_logs_in_again_once_then_gives_up() -> None:
+    path = "/api/v1/namespaces/ns/secrets/openai"
+    api = ApiServer({("GET", path): [(401, {}), (200, SECRET), (401, {}), (401, {})]})
+    client = api.client()
+    assert run(client.request("GET", path)) == SECRET
+    assert [r[2] for r in api.requests] == ["Bearer t1", "Bearer t2"], "the rotated token, read again"
+
+    async def twice() -> None:
+        await client.request("GET", path)
+
+    with pytest.raises(KubeError) as failed:
+        run(twice())
+    assert failed.value.status == 401
+
+
+def test_status_is_merge_patched_on_the_status_subresource_and_nothing_is_sent_for_no_change() -> None:
+    api = ApiServer({("PATCH", f"{CONN}/status"): [(200, {})]})
+    writer = StatusPatcher(api.client())
+    run(writer.patch_status(ObjectRef("ns", "conn"), {}))
+    run(writer.patch_status(ObjectRef("ns", "conn"), {"lastCheckedTime": "2026-12-02T00:00:00Z"}))
+    assert api.requests == [
+        (
+            "PATCH",
+            f"{CONN}/status",
+            "Bearer t1",
+            "application/merge-patch+json",
+            {"status": {"lastCheckedTime": "2026-12-02T00:00:00Z"}},
+        )
+    ]
+
+
+def test_the_trigger_patches_only_the_annotation_and_a_gone_resource_is_no_error() -> None:
+    api = ApiServer({("PATCH", CONN): [(200, {}), (404, {})]})
+    trigger = Trigger(api.client())
+    run(trigger(ObjectRef("ns", "conn"), "openai@8"))
+    run(trigger(ObjectRef("ns", "conn"), "openai@9"))
+    assert [r[4] for r in api.requests] == [
+        {"metadata": {"annotations": {TRIGGER_ANNOTATION: "openai@8"}}},
+        {"metadata": {"annotations": {TRIGGER_ANNOTATION: "openai@9"}}},
+    ]
+    assert {r[3] for r in api.requests} == {"application/merge-patch+json"}
+
+
+def test_an_event_names_the_object_and_a_failure_to_post_it_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = "/api/v1/namespaces/ns/events"
+    api = ApiServer({("POST", path): [(201, {}), (403, {})]})
+    events = EventPoster(api.client(), component="wsconn-operator", instance="pod-1")
+    run(events.post(ObjectRef("ns", "conn"), "uid-1", type="Normal", reason="DriftCorrected", message="m"))
+    run(events.post(ObjectRef("ns", "conn"), "uid-1", type="Normal", reason="Applied", message="m" * 5000))
+    first, second = (r[4] for r in api.requests)
+    assert first["involvedObject"] == {
+        "apiVersion": "azureml.dev/v1alpha1",
+        "kind": "WorkspaceConnection",
+        "namespace": "ns",
+        "name": "conn",
+        "uid": "uid-1",
+    }
+    assert (first["reason"], first["type"], first["reportingComponent"]) == (
+        "DriftCorrected",
+        "Normal",
+        "wsconn-operator",
+    )
+    assert len(second["message"]) == 1024
+    assert "could not post the Applied event" in caplog.text
