@@ -83,6 +83,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=1.0,
         help="the part of a scaled hour counted in steady state (default 1; per-hour figures stay per hour)",
     )
+    parser.add_argument(
+        "--workload",
+        choices=("examples", "apikey"),
+        default="examples",
+        help="this operator's workload: examples/ round-robin (12 authTypes, default) or ApiKey only, "
+        "the workload Azure Service Operator runs with --with-aso",
+    )
+    parser.add_argument(
+        "--with-aso",
+        action="store_true",
+        help="after this operator's phases, run Azure Service Operator v2.13.0 (cached binary, "
+        "python -m bench.aso build) through the same phases against the same control plane and emulator",
+    )
+    parser.add_argument(
+        "--aso-workers",
+        type=int,
+        default=1,
+        help="ASO's MAX_CONCURRENT_RECONCILES (default 1: ASO's default and its chart's)",
+    )
+    parser.add_argument(
+        "--aso-sync-period",
+        type=float,
+        default=3600.0,
+        help="ASO's AZURE_SYNC_PERIOD in real seconds, scaled in its steady phase (default 3600: ASO's)",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,6 +123,10 @@ def plans(args: argparse.Namespace) -> list[SizePlan]:
         "second_client_rate": args.second_client,
         "phases": phases,
         "steady_fraction": args.steady_fraction,
+        "workload": args.workload,
+        "with_aso": args.with_aso,
+        "aso_workers": args.aso_workers,
+        "aso_sync_period": args.aso_sync_period,
     }
     if args.quick:
         return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high), **extra)]

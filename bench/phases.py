@@ -38,6 +38,7 @@ from bench.kube import BenchCluster, ReadyWatcher, secret_path, start_cluster
 from bench.operator import Operator
 from bench.workload import (
     LABEL,
+    Example,
     Item,
     Workspace,
     build,
@@ -83,6 +84,10 @@ class SizePlan:
     second_client_rate: float = 0.0  # writes/s another client of the same principal spends during create
     phases: tuple[str, ...] = PHASES  # which phases after create run
     steady_fraction: float = 1.0  # the part of a scaled hour counted in steady state
+    workload: str = "examples"  # examples: all 12 authTypes round-robin; apikey: ApiKey only (ASO's)
+    with_aso: bool = False  # then Azure Service Operator's phases (bench/aso_phases.py)
+    aso_workers: int = 1  # ASO's MAX_CONCURRENT_RECONCILES (its default and its chart's)
+    aso_sync_period: float = 3600.0  # ASO's AZURE_SYNC_PERIOD in real seconds (its default: 1 h)
 
     @property
     def per_subscription(self) -> int:
@@ -222,7 +227,7 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
             # ARM-like latency on every ARM call, and ARM's real buckets (explicitly: the default, restated).
             emulator.faults([{"latency": list(plan.latency)}], seed=plan.size)
             emulator.admin("PUT", "throttle", _limits(1))
-            items = build(load_examples(repo), plan.size, NAMESPACES, workspaces, run_id)
+            items = build(workload_examples(repo, plan.workload), plan.size, NAMESPACES, workspaces, run_id)
             ctx = Context(plan, bench, emulator, workspaces, items, run_id, work_dir, say)
             ctx.operator_env = {
                 **emulator.operator_env(),
@@ -250,14 +255,43 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
                 result["steady"] = phase_steady(ctx, result)
             if "baseline" in plan.phases:
                 result["baseline"] = phase_baseline(ctx)
+            if plan.with_aso:
+                result["aso"] = _run_aso(ctx, repo)
     finally:
         if ctx is not None:
             for operator in ctx.operators:
                 operator.stop()
         bench.stop()
     result["checks"] = _checks(plan, result)
+    if "aso" in result:
+        result["checks"].update(_aso_checks(result["aso"], plan.size))
     result["wall_seconds"] = round(time.monotonic() - t_begin, 1)
     return result
+
+
+def workload_examples(repo: Path, workload: str) -> list[Example]:
+    """The examples the workload cycles through: all of them, or the ApiKey one only (`apikey`: the
+    workload Azure Service Operator runs in `--with-aso`, for a like-for-like comparison)."""
+    examples = load_examples(repo)
+    if workload == "examples":
+        return examples
+    if workload == "apikey":
+        return [e for e in examples if e.connection["spec"]["authType"] == "ApiKey"]
+    raise ValueError(f"unknown workload {workload!r} (known: examples, apikey)")
+
+
+def _run_aso(ctx: Context, repo: Path) -> dict[str, Any]:
+    # Imported here: bench.aso_phases builds on this module.
+    from bench.aso_phases import run_aso
+
+    plan = ctx.plan
+    return run_aso(ctx, repo, workers=plan.aso_workers, sync_period=plan.aso_sync_period)
+
+
+def _aso_checks(aso: dict[str, Any], size: int) -> dict[str, bool]:
+    from bench.aso_phases import aso_checks
+
+    return aso_checks(aso, size)
 
 
 def _limits(scale: float) -> dict[str, Any]:
@@ -432,7 +466,7 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
         ctx.bench.kube.merge_patch(path, {"stringData": {key: value}})
         fired.append((item, at))
         time.sleep(plan.rotation_pace)
-    latencies = _rotation_latencies(ctx, start, fired, timeout=60.0)
+    latencies = rotation_latencies(ctx, start, fired, timeout=60.0)
     time.sleep(SETTLE_SECONDS)
     end = ctx.mark(operator)
     arm = ctx.arm(start, end)
@@ -446,14 +480,7 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
         "cpu_seconds": round(end.cpu - start.cpu, 2),
     }
     if found:
-        out.update(
-            p50_seconds=round(percentile(found, 50), 3),
-            p95_seconds=round(percentile(found, 95), 3),
-            p99_seconds=round(percentile(found, 99), 3),
-            min_seconds=round(min(found), 3),
-            max_seconds=round(max(found), 3),
-            mean_seconds=round(statistics.fmean(found), 3),
-        )
+        out.update(latency_figures(found))
         ctx.say(
             f"N={plan.size}: rotation: p50 {out['p50_seconds']}s p95 {out['p95_seconds']}s "
             f"p99 {out['p99_seconds']}s ({len(found)}/{len(fired)} observed)"
@@ -461,17 +488,35 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
     return out
 
 
-def _rotation_latencies(
-    ctx: Context, start: Mark, fired: list[tuple[Item, float]], timeout: float
+def latency_figures(found: list[float]) -> dict[str, float]:
+    """Percentiles (p50, p95, p99), min, max and mean of observed latencies, rounded to milliseconds."""
+    return {
+        "p50_seconds": round(percentile(found, 50), 3),
+        "p95_seconds": round(percentile(found, 95), 3),
+        "p99_seconds": round(percentile(found, 99), 3),
+        "min_seconds": round(min(found), 3),
+        "max_seconds": round(max(found), 3),
+        "mean_seconds": round(statistics.fmean(found), 3),
+    }
+
+
+def rotation_latencies(
+    ctx: Context,
+    start: Mark,
+    fired: list[tuple[Item, float]],
+    timeout: float,
+    client_id: str | None = None,
 ) -> list[float | None]:
     """For each rotation in order, seconds from its patch to the first later successful PUT of its connection
-    not already matched to an earlier rotation (the quick run rotates some Secrets twice)."""
+    by `client_id` (default: the operator) not already matched to an earlier rotation (the quick run rotates
+    some Secrets twice)."""
+    client = client_id or ctx.operator_client
     deadline = time.monotonic() + timeout
     while True:
         puts = [
             e
             for e in ctx.emulator.requests(since=start.seq)
-            if e["method"] == "PUT" and e["status"] == 200 and e["client_id"] == ctx.operator_client
+            if e["method"] == "PUT" and e["status"] == 200 and e["client_id"] == client
         ]
         used: set[int] = set()
         out: list[float | None] = []
