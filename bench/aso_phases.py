@@ -194,6 +194,7 @@ def run_aso(ctx: Context, repo: Path, *, workers: int, sync_period: float) -> di
         },
     )
     aso_dir = ctx.work_dir / "aso"
+    aso_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = write_kubeconfig(
         aso_dir / "aso.kubeconfig",
         server=ctx.bench.cluster.server,
