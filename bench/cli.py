@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 # on 2 cores; above it the phase would measure CPU contention rather than the policy.
 MAX_CHECKS_PER_SECOND = 35.0
 SCALES = (100, 50, 25, 20, 10, 5, 2, 1)
-BASELINE = (
-    "every resource's full body (credentials included) is PUT and then read back with a GET once per sync "
-    "period, which is what Azure Service Operator v2's generic ARM reconciler does on every reconcile "
-    "(BeginCreateOrUpdateResource, then updateStatus); here the sync period equals the operator's drift "
-    "interval (600 s, scaled) so both policies look at each resource equally often. ASO's default "
-    "AZURE_SYNC_PERIOD is 1 h, which would make it 1 write (and 1 read) per resource per hour. The "
-    "baseline is a loop in bench/baseline.py with an app registration of its own, 16 requests in flight, "
-    "429s retried after Retry-After; it models ARM traffic only, not ASO's Kubernetes traffic."
-)
 
 
 def auto_scale(size: int) -> int:
@@ -167,7 +158,7 @@ def main(argv: list[str]) -> int:
         "date": today,
         "command": "bench/run " + shlex.join(argv) if argv else "bench/run",
         "machine": report.machine(),
-        "settings": {"latency": [float(x) for x in args.latency.split(",")], "baseline": BASELINE},
+        "settings": {"latency": [float(x) for x in args.latency.split(",")]},
         "sizes": [],
         "errors": [],
     }

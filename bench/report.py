@@ -107,7 +107,6 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
     create_kube = g("create.kubernetes.requests")
     rot_kube, rot_count = g("rotation.kubernetes.requests"), g("rotation.rotations") or 0
     steady_writes = g("steady.arm.writes")
-    baseline_w = g("baseline.arm_writes_per_resource_hour")
     plan = size.get("plan") or {}
     second = g("create.second_client")
     return [
@@ -152,9 +151,6 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_fmt(g('steady.kube_requests_per_resource_hour'))} ({_fmt(g('steady.kube_writes_per_resource_hour'))})",
         ),
         ("ARM writes per hour, all N resources", _fmt(steady_writes)),
-        ("**Baseline** (re-PUT every sync): ARM writes per resource per hour", _fmt(baseline_w)),
-        ("Baseline: ARM writes per hour, all N resources", _fmt(g("baseline.arm.writes_applied"))),
-        ("Baseline: ARM reads per resource per hour", _fmt(g("baseline.arm_reads_per_resource_hour"))),
         (
             "**Secret rotation** latency p50 / p95 / p99 (s)",
             f"{_fmt(g('rotation.p50_seconds'))} / {_fmt(g('rotation.p95_seconds'))} / {_fmt(g('rotation.p99_seconds'))}",
@@ -169,7 +165,7 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
         ("CPU seconds: restarted process until settled", _fmt(g("restart.cpu_seconds"))),
         ("CPU seconds per scaled hour of steady state", _fmt(g("steady.cpu_seconds_per_scaled_hour"))),
         (
-            "Time scale of steady state and baseline",
+            "Time scale of steady state",
             f"x{_fmt(g('steady.scale'))}: {_fmt(g('steady.drift_interval_seconds'))} s drift, hour = {_fmt(g('steady.scaled_hour_seconds'))} s",
         ),
         ("Wall time for this N (s)", _fmt(size.get("wall_seconds"))),
@@ -230,7 +226,7 @@ def _aso_rows(size: dict[str, Any]) -> dict[str, str]:
         "CPU seconds: create phase": _fmt(g("create.cpu_seconds")),
         "CPU seconds: restarted process until settled": _fmt(g("restart.cpu_seconds")),
         "CPU seconds per scaled hour of steady state": _fmt(g("steady.cpu_seconds_per_scaled_hour")),
-        "Time scale of steady state and baseline": (
+        "Time scale of steady state": (
             f"x{_fmt(g('steady.scale'))}: {_fmt(g('steady.sync_period_seconds'))} s sync period, "
             f"hour = {_fmt(g('steady.scaled_hour_seconds'))} s"
             if "steady" in aso
@@ -344,10 +340,9 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
         "- Operator: `wsconn run` as the ServiceAccount of deploy/install.yaml (its ClusterRole), default "
         "settings (50 workers, 16 ARM requests in flight, client buckets of ARM's sizes following ARM's "
         "x-ms-ratelimit-remaining-* headers less 5 tokens), log level info.",
-        "- Steady state and baseline run in scaled time: drift interval (and the baseline's sync period) "
-        "600 s / scale, ARM refill rates (emulator and operator) x scale, one hour = 3600 s / scale; so a "
-        "scaled hour carries the requests of a real hour. Per-hour figures are per real hour.",
-        "- Baseline: " + s["baseline"],
+        "- Steady state runs in scaled time: drift interval 600 s / scale, ARM refill rates (emulator and "
+        "operator) x scale, one hour = 3600 s / scale; so a scaled hour carries the requests of a real hour. "
+        "Per-hour figures are per real hour.",
     ]
     if any("aso" in size for size in sizes):
         lines.append(ASO_SETTINGS)

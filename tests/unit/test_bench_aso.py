@@ -259,7 +259,7 @@ def _results(with_aso: bool) -> dict[str, Any]:
             "kube_apiserver": "kube-apiserver v1",
             "etcd": "etcd 3",
         },
-        "settings": {"latency": [0.1, 0.3], "baseline": "b"},
+        "settings": {"latency": [0.1, 0.3]},
         "sizes": [size],
         "errors": [],
     }
