@@ -17,7 +17,7 @@ from bench.aso_phases import aso_checks, aso_scale, sync_intervals
 from bench.aso_proxy import DiscoveryProxy, connect_allowed, upstream_path, write_certificates
 from bench.aso_workload import aso_connection, aso_ready, stand_in_crd
 from bench.phases import NAMESPACES, workload_examples
-from bench.report import markdown
+from bench.report import _aso_rows, _rows, markdown
 from bench.workload import Workspace, build
 
 from wsconn_testbed.pki import create_authority
@@ -285,3 +285,10 @@ def test_the_report_has_no_aso_column_without_aso() -> None:
     page = markdown(_results(with_aso=False), "x.json")
     assert _table_row(page, "Figure") == ["Figure", "N = 100"]
     assert "ASO" not in page
+
+
+def test_every_aso_figure_lands_in_a_row_of_ours_or_one_of_its_own() -> None:
+    size = _results(with_aso=True)["sizes"][0]
+    ours = {label for label, _ in _rows(size)}
+    strays = [label for label in _aso_rows(size) if label not in ours and not label.startswith("ASO:")]
+    assert not strays  # a label renamed on one side only would split a figure over two rows
