@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import traceback
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -160,8 +161,22 @@ def _with_cpu(mark: Mark, process: AsoProcess) -> Mark:
 
 
 def run_aso(ctx: Context, repo: Path, *, workers: int, sync_period: float) -> dict[str, Any]:
-    """Set ASO up beside the finished run of this operator and run its phases; returns its results."""
+    """Set ASO up beside the finished run of this operator and run its phases; returns its results. A failure
+    is recorded in them (`error`, and the check `aso_completed`) with the phases done so far, so this
+    operator's figures for the same N are kept."""
+    result: dict[str, Any] = {"version": "v2.13.0", "workers": workers, "sync_period_seconds": sync_period}
+    try:
+        _set_up_and_run(ctx, repo, result)
+    except Exception as exc:  # ASO failing must not take our figures for this N with it
+        traceback.print_exc()
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        ctx.say(f"N={ctx.plan.size}: ASO failed: {result['error']}")
+    return result
+
+
+def _set_up_and_run(ctx: Context, repo: Path, result: dict[str, Any]) -> None:
     plan = ctx.plan
+    workers, sync_period = int(result["workers"]), float(result["sync_period_seconds"])
     if not BINARY.exists():
         raise RuntimeError(f"ASO is not built: {BINARY} (python -m bench.aso build; about 25 minutes)")
     emulator, kube = ctx.emulator, ctx.bench.kube
@@ -227,13 +242,7 @@ def run_aso(ctx: Context, repo: Path, *, workers: int, sync_period: float) -> di
         "KUBECONFIG": str(kubeconfig),
     }
     run = AsoRun(ctx, workspace, client_id, env, items, proxy)
-    result: dict[str, Any] = {
-        "version": "v2.13.0",
-        "workers": workers,
-        "sync_period_seconds": sync_period,
-        "auth_types": {ASO_AUTH_TYPE: len(items)},
-        "namespaces": ASO_NAMESPACES,
-    }
+    result.update(auth_types={ASO_AUTH_TYPE: len(items)}, namespaces=ASO_NAMESPACES)
     try:
         first = run.start("1-create")
         result["create"] = aso_create(run, first)
@@ -254,7 +263,6 @@ def run_aso(ctx: Context, repo: Path, *, workers: int, sync_period: float) -> di
         result["processes"] = run.stopped
         result["discovery_requests"] = proxy.forwarded
         result["proxy_connects"] = proxy.connects
-    return result
 
 
 def aso_create(run: AsoRun, process: AsoProcess) -> dict[str, Any]:
@@ -427,6 +435,7 @@ def aso_steady(run: AsoRun, sync_period: float, workers: int) -> dict[str, Any]:
 def aso_checks(aso: dict[str, Any], size: int) -> dict[str, bool]:
     """What must hold for ASO's figures to mean anything (not what ASO should achieve)."""
     checks = {
+        "aso_completed": "error" not in aso,
         "aso_all_ready": bool(aso.get("create", {}).get("all_ready")),
         "aso_connections_in_arm_equal_n": aso.get("create", {}).get("connections_in_arm") == size,
         "aso_processes_exit_zero": all(p.get("exit_code") == 0 for p in aso.get("processes", {}).values()),

@@ -315,9 +315,11 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
             lines.append(
                 f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
             )
-    if results.get("errors"):
+    aso_errors = [(size["n"], size["aso"]["error"]) for size in sizes if "error" in (size.get("aso") or {})]
+    if results.get("errors") or aso_errors:
         lines += ["", "## Errors", ""]
-        lines += [f"- N = {e['n']}: {e['error']}" for e in results["errors"]]
+        lines += [f"- N = {e['n']}: {e['error']}" for e in results.get("errors") or []]
+        lines += [f"- ASO N = {n}: {error}" for n, error in aso_errors]
     m = results["machine"]
     lines += [
         "",

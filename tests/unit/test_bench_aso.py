@@ -221,11 +221,15 @@ def test_aso_checks_name_what_its_figures_need() -> None:
         "processes": {"1-create": {"exit_code": 0}},
     }
     assert aso_checks(aso, 20) == {
+        "aso_completed": True,
         "aso_all_ready": True,
         "aso_connections_in_arm_equal_n": True,
         "aso_processes_exit_zero": True,
         "aso_rotations_all_observed": False,
     }
+    failed = aso_checks({"error": "RuntimeError: ASO exited with 1"}, 20)
+    assert failed["aso_completed"] is False
+    assert failed["aso_all_ready"] is False
 
 
 def _results(with_aso: bool) -> dict[str, Any]:
@@ -292,3 +296,11 @@ def test_every_aso_figure_lands_in_a_row_of_ours_or_one_of_its_own() -> None:
     ours = {label for label, _ in _rows(size)}
     strays = [label for label in _aso_rows(size) if label not in ours and not label.startswith("ASO:")]
     assert not strays  # a label renamed on one side only would split a figure over two rows
+
+
+def test_an_aso_failure_is_listed_with_the_figures_it_left() -> None:
+    results = _results(with_aso=True)
+    results["sizes"][0]["aso"]["error"] = "RuntimeError: ASO exited with 1"
+    page = markdown(results, "x.json")
+    assert "- ASO N = 100: RuntimeError: ASO exited with 1" in page
+    assert _table_row(page, "**Create** N")[1:] == ["3.3", "46.8"]
