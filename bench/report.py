@@ -348,6 +348,12 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
     ]
     if any("aso" in size for size in sizes):
         lines.append(ASO_SETTINGS)
+        if any((size.get("plan") or {}).get("workload", "examples") != "apikey" for size in sizes):
+            lines.append(
+                "- **The workloads differ**: this operator ran every authType of examples/, ASO ApiKey only; "
+                "figures that depend on the authType (Secret reads, rotations, request counts per resource) "
+                "compare like for like only with `--workload apikey`."
+            )
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"

@@ -304,3 +304,10 @@ def test_an_aso_failure_is_listed_with_the_figures_it_left() -> None:
     page = markdown(results, "x.json")
     assert "- ASO N = 100: RuntimeError: ASO exited with 1" in page
     assert _table_row(page, "**Create** N")[1:] == ["3.3", "46.8"]
+
+
+def test_the_report_says_when_the_two_workloads_differ() -> None:
+    same = _results(with_aso=True)
+    assert "The workloads differ" not in markdown(same, "x.json")
+    same["sizes"][0]["plan"]["workload"] = "examples"
+    assert "The workloads differ" in markdown(same, "x.json")
