@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 # on 2 cores; above it the phase would measure CPU contention rather than the policy.
 MAX_CHECKS_PER_SECOND = 35.0
 SCALES = (100, 50, 25, 20, 10, 5, 2, 1)
-BASELINE = (
-    "every resource's full body (credentials included) is PUT and then read back with a GET once per sync "
-    "period, which is what Azure Service Operator v2's generic ARM reconciler does on every reconcile "
-    "(BeginCreateOrUpdateResource, then updateStatus); here the sync period equals the operator's drift "
-    "interval (600 s, scaled) so both policies look at each resource equally often. ASO's default "
-    "AZURE_SYNC_PERIOD is 1 h, which would make it 1 write (and 1 read) per resource per hour. The "
-    "baseline is a loop in bench/baseline.py with an app registration of its own, 16 requests in flight, "
-    "429s retried after Retry-After; it models ARM traffic only, not ASO's Kubernetes traffic."
-)
 
 
 def auto_scale(size: int) -> int:
@@ -83,6 +74,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=1.0,
         help="the part of a scaled hour counted in steady state (default 1; per-hour figures stay per hour)",
     )
+    parser.add_argument(
+        "--workload",
+        choices=("examples", "apikey"),
+        default="examples",
+        help="this operator's workload: examples/ round-robin (12 authTypes, default) or ApiKey only, "
+        "the workload Azure Service Operator runs with --with-aso",
+    )
+    parser.add_argument(
+        "--with-aso",
+        action="store_true",
+        help="after this operator's phases, run Azure Service Operator v2.13.0 (cached binary, "
+        "python -m bench.aso build) through the same phases against the same control plane and emulator",
+    )
+    parser.add_argument(
+        "--aso-workers",
+        type=int,
+        default=1,
+        help="ASO's MAX_CONCURRENT_RECONCILES (default 1: ASO's default and its chart's)",
+    )
+    parser.add_argument(
+        "--aso-sync-period",
+        type=float,
+        default=3600.0,
+        help="ASO's AZURE_SYNC_PERIOD in real seconds, scaled in its steady phase (default 3600: ASO's)",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,6 +114,10 @@ def plans(args: argparse.Namespace) -> list[SizePlan]:
         "second_client_rate": args.second_client,
         "phases": phases,
         "steady_fraction": args.steady_fraction,
+        "workload": args.workload,
+        "with_aso": args.with_aso,
+        "aso_workers": args.aso_workers,
+        "aso_sync_period": args.aso_sync_period,
     }
     if args.quick:
         return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high), **extra)]
@@ -138,7 +158,7 @@ def main(argv: list[str]) -> int:
         "date": today,
         "command": "bench/run " + shlex.join(argv) if argv else "bench/run",
         "machine": report.machine(),
-        "settings": {"latency": [float(x) for x in args.latency.split(",")], "baseline": BASELINE},
+        "settings": {"latency": [float(x) for x in args.latency.split(",")]},
         "sizes": [],
         "errors": [],
     }

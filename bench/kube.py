@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,19 @@ GROUP, VERSION, PLURAL = "azureml.dev", "v1alpha1", "workspaceconnections"
 OPERATOR_NAMESPACE = "wsconn-system"
 OPERATOR_SA = "wsconn-operator"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
-# Only the operator's requests are recorded, at Metadata level (no bodies: Secrets stay out of the log).
+# Azure Service Operator's own ServiceAccount (`bench/run --with-aso`): its requests are recorded too and told
+# apart by user.
+ASO_NAMESPACE = "aso-system"
+ASO_SA = "azureserviceoperator-default"
+ASO_USER = f"system:serviceaccount:{ASO_NAMESPACE}:{ASO_SA}"
+# Only the operators' requests are recorded, at Metadata level (no bodies: Secrets stay out of the log).
 # RequestReceived is omitted so a request appears once (a watch appears at ResponseStarted; its end is
 # deduplicated by auditID).
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
-    "rules": [{"level": "Metadata", "users": [OPERATOR_USER]}, {"level": "None"}],
+    "rules": [{"level": "Metadata", "users": [OPERATOR_USER, ASO_USER]}, {"level": "None"}],
 }
 # Kinds taken from the install manifest: its RBAC and the namespace, not the Deployment or Service (the
 # operator runs as a local process).
@@ -159,7 +164,7 @@ def start_cluster(work_dir: Path, repo: Path, namespaces: list[str]) -> BenchClu
         kubectl(cluster, work_dir, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(installed))
         for namespace in namespaces:
             kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
-        token = _service_account_token(kube)
+        token = service_account_token(kube, OPERATOR_NAMESPACE, OPERATOR_SA)
         kubeconfig = write_kubeconfig(
             work_dir / "operator.kubeconfig",
             server=cluster.server,
@@ -173,9 +178,9 @@ def start_cluster(work_dir: Path, repo: Path, namespaces: list[str]) -> BenchClu
     return BenchCluster(plane, cluster, kube, AuditLog(audit_path), kubeconfig)
 
 
-def _service_account_token(kube: Kube) -> str:
-    """A bound token for the operator's ServiceAccount (TokenRequest), valid longer than any run."""
-    path = f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{OPERATOR_SA}"
+def service_account_token(kube: Kube, namespace: str, name: str) -> str:
+    """A bound token for a ServiceAccount (TokenRequest), valid longer than any run."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
     deadline = time.monotonic() + 30
     while True:  # the ServiceAccount was just applied; the token subresource needs it to exist
         try:
@@ -210,6 +215,7 @@ class AuditRecord:
     verb: str
     resource: str
     code: int
+    user: str = OPERATOR_USER
 
 
 @dataclass
@@ -226,13 +232,14 @@ class AuditLog:
         self._read()
         return self._offset
 
-    def between(self, start: int, end: int) -> list[AuditRecord]:
-        """The requests first seen between two marks."""
-        return [r for r in self.records if start <= r.offset < end]
+    def between(self, start: int, end: int, user: str = OPERATOR_USER) -> list[AuditRecord]:
+        """The requests of `user` first seen between two marks."""
+        return [r for r in self.records if start <= r.offset < end and r.user == user]
 
-    def summary(self, start: int, end: int) -> dict[str, Any]:
-        """Totals between two marks: all requests, writes (create/update/patch/delete) and by verb+resource."""
-        found = self.between(start, end)
+    def summary(self, start: int, end: int, user: str = OPERATOR_USER) -> dict[str, Any]:
+        """Totals of `user`'s requests between two marks: all requests, writes (create/update/patch/delete)
+        and by verb+resource."""
+        found = self.between(start, end, user)
         by_kind = Counter(f"{r.verb} {r.resource}" for r in found)
         writes = sum(
             1 for r in found if r.verb in ("create", "update", "patch", "delete", "deletecollection")
@@ -263,7 +270,8 @@ class AuditLog:
             if ref.get("subresource"):
                 resource = f"{resource}/{ref['subresource']}"
             code = int((event.get("responseStatus") or {}).get("code") or 0)
-            self.records.append(AuditRecord(position, str(event.get("verb")), resource, code))
+            user = str((event.get("user") or {}).get("username", ""))
+            self.records.append(AuditRecord(position, str(event.get("verb")), resource, code, user))
 
 
 def is_ready(obj: Mapping[str, Any]) -> bool:
@@ -288,9 +296,18 @@ class ReadyWatcher:
     same two cores the operator runs on, and a poll's period would blur a few-second measurement.
     """
 
-    def __init__(self, kube: Kube, label_selector: str) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        label_selector: str,
+        *,
+        collection: str = f"/apis/{GROUP}/{VERSION}/{PLURAL}",
+        ready: Callable[[Mapping[str, Any]], bool] = is_ready,
+    ) -> None:
         self._kube = kube
         self._selector = label_selector
+        self._collection = collection  # all namespaces: `--with-aso` watches ASO's objects the same way
+        self._ready = ready
         self.ready_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -300,9 +317,7 @@ class ReadyWatcher:
 
     def start(self) -> None:
         """List once (the starting point) and start watching in a thread."""
-        listed = self._kube.request(
-            "GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}", params={"labelSelector": self._selector}
-        )
+        listed = self._kube.request("GET", self._collection, params={"labelSelector": self._selector})
         self._resource_version = listed["metadata"]["resourceVersion"]
         now = time.time()
         for obj in listed["items"]:
@@ -327,7 +342,7 @@ class ReadyWatcher:
 
     def _observe(self, obj: Mapping[str, Any], now: float) -> None:
         name = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-        if name not in self.ready_at and is_ready(obj):
+        if name not in self.ready_at and self._ready(obj):
             with self._changed:
                 self.ready_at[name] = now
                 self._changed.notify_all()
@@ -354,7 +369,7 @@ class ReadyWatcher:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": "600",
         }
-        with client.stream("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}", params=params) as response:
+        with client.stream("GET", self._collection, params=params) as response:
             for line in response.iter_lines():
                 if self._stop.is_set():
                     return
@@ -364,9 +379,7 @@ class ReadyWatcher:
     def _handle(self, event: Mapping[str, Any]) -> None:
         obj = event.get("object") or {}
         if event.get("type") == "ERROR":  # 410 Gone: start again from a fresh list
-            listed = self._kube.request(
-                "GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}", params={"labelSelector": self._selector}
-            )
+            listed = self._kube.request("GET", self._collection, params={"labelSelector": self._selector})
             self._resource_version = listed["metadata"]["resourceVersion"]
             for item in listed["items"]:
                 self._observe(item, time.time())

@@ -9,7 +9,8 @@
 4. steady   #2 stopped; #3 with a drift interval scaled down by `scale` (600 s -> 600/scale s) and ARM's
             refill rates scaled up by the same factor on both sides, so one "scaled hour" (3600/scale s)
             carries exactly the requests a real hour would; after a warm-up, one scaled hour is counted.
-5. baseline #3 stopped; the ASO-like re-PUT loop (bench/baseline.py) for one scaled hour at the same period.
+
+`--with-aso` then runs Azure Service Operator through the same phases (bench/aso_phases.py).
 
 Every count comes from outside the operator: ARM from the emulator's request log (filtered by the client id
 and the benchmark's workspace), Kubernetes from the API server's audit log (the operator's ServiceAccount
@@ -18,7 +19,6 @@ only), CPU and memory from /proc.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import statistics
@@ -33,11 +33,11 @@ from typing import Any
 
 import httpx
 
-from bench.baseline import run_baseline
 from bench.kube import BenchCluster, ReadyWatcher, secret_path, start_cluster
 from bench.operator import Operator
 from bench.workload import (
     LABEL,
+    Example,
     Item,
     Workspace,
     build,
@@ -58,7 +58,7 @@ OPERATOR_WRITE_BURST = 200
 OPERATOR_MARGIN = 5
 OPERATOR_ARM_CONCURRENCY = 16
 REAL_CHECKED_TIME_INTERVAL = 3600.0  # --checked-time-interval's default, scaled like the drift interval
-PHASES = ("restart", "rotation", "steady", "baseline")
+PHASES = ("restart", "rotation", "steady")
 REAL_DRIFT_INTERVAL = 600.0  # the operator's default, which the steady-state phase stands for
 SETTLE_SECONDS = 3.0  # after a phase's goal is reached, late requests (events, status) still belong to it
 # An operator whose reconciled count has not grown for this long is stuck. 120 s: on a machine shared with
@@ -75,7 +75,7 @@ class SizePlan:
     """What to run for one N."""
 
     size: int
-    scale: int  # time compression of the steady-state and baseline phases
+    scale: int  # time compression of the steady-state phase
     rotations: int
     rotation_pace: float  # seconds between two Secret rotations
     latency: tuple[float, float]  # ARM latency per call, uniform [min, max] seconds
@@ -83,6 +83,10 @@ class SizePlan:
     second_client_rate: float = 0.0  # writes/s another client of the same principal spends during create
     phases: tuple[str, ...] = PHASES  # which phases after create run
     steady_fraction: float = 1.0  # the part of a scaled hour counted in steady state
+    workload: str = "examples"  # examples: all 12 authTypes round-robin; apikey: ApiKey only (ASO's)
+    with_aso: bool = False  # then Azure Service Operator's phases (bench/aso_phases.py)
+    aso_workers: int = 1  # ASO's MAX_CONCURRENT_RECONCILES (its default and its chart's)
+    aso_sync_period: float = 3600.0  # ASO's AZURE_SYNC_PERIOD in real seconds (its default: 1 h)
 
     @property
     def per_subscription(self) -> int:
@@ -91,12 +95,12 @@ class SizePlan:
 
     @property
     def drift_interval(self) -> float:
-        """The scaled drift interval (and the baseline's sync period)."""
+        """The scaled drift interval."""
         return REAL_DRIFT_INTERVAL / self.scale
 
     @property
     def scaled_hour(self) -> float:
-        """How many seconds stand for one hour in the steady-state and baseline phases."""
+        """How many seconds stand for one hour in the steady-state phase."""
         return 3600.0 / self.scale
 
     @property
@@ -154,7 +158,7 @@ class Context:
 
     @property
     def operator_client(self) -> str:
-        """The operator's Azure client id (to tell its requests from the baseline's)."""
+        """The operator's Azure client id (to tell its requests from another client's)."""
         return self.operator_env["AZURE_CLIENT_ID"]
 
     def mark(self, operator: Operator | None = None) -> Mark:
@@ -222,7 +226,7 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
             # ARM-like latency on every ARM call, and ARM's real buckets (explicitly: the default, restated).
             emulator.faults([{"latency": list(plan.latency)}], seed=plan.size)
             emulator.admin("PUT", "throttle", _limits(1))
-            items = build(load_examples(repo), plan.size, NAMESPACES, workspaces, run_id)
+            items = build(workload_examples(repo, plan.workload), plan.size, NAMESPACES, workspaces, run_id)
             ctx = Context(plan, bench, emulator, workspaces, items, run_id, work_dir, say)
             ctx.operator_env = {
                 **emulator.operator_env(),
@@ -248,16 +252,43 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
                 _stop(ctx, first, "1-create", result)
             if "steady" in plan.phases:
                 result["steady"] = phase_steady(ctx, result)
-            if "baseline" in plan.phases:
-                result["baseline"] = phase_baseline(ctx)
+            if plan.with_aso:
+                result["aso"] = _run_aso(ctx, repo)
     finally:
         if ctx is not None:
             for operator in ctx.operators:
                 operator.stop()
         bench.stop()
     result["checks"] = _checks(plan, result)
+    if "aso" in result:
+        result["checks"].update(_aso_checks(result["aso"], plan.size))
     result["wall_seconds"] = round(time.monotonic() - t_begin, 1)
     return result
+
+
+def workload_examples(repo: Path, workload: str) -> list[Example]:
+    """The examples the workload cycles through: all of them, or the ApiKey one only (`apikey`: the
+    workload Azure Service Operator runs in `--with-aso`, for a like-for-like comparison)."""
+    examples = load_examples(repo)
+    if workload == "examples":
+        return examples
+    if workload == "apikey":
+        return [e for e in examples if e.connection["spec"]["authType"] == "ApiKey"]
+    raise ValueError(f"unknown workload {workload!r} (known: examples, apikey)")
+
+
+def _run_aso(ctx: Context, repo: Path) -> dict[str, Any]:
+    # Imported here: bench.aso_phases builds on this module.
+    from bench.aso_phases import run_aso
+
+    plan = ctx.plan
+    return run_aso(ctx, repo, workers=plan.aso_workers, sync_period=plan.aso_sync_period)
+
+
+def _aso_checks(aso: dict[str, Any], size: int) -> dict[str, bool]:
+    from bench.aso_phases import aso_checks
+
+    return aso_checks(aso, size)
 
 
 def _limits(scale: float) -> dict[str, Any]:
@@ -426,13 +457,13 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
         secret = item.secrets[0]
         key = sorted(secret["stringData"])[0]
         value = f"{key}-rotated-{uuid.uuid4().hex}"
-        secret["stringData"][key] = value  # the workload's view stays current (the baseline sends it)
+        secret["stringData"][key] = value  # the workload's view stays current
         path = secret_path(item.namespace, secret["metadata"]["name"])
         at = time.time()
         ctx.bench.kube.merge_patch(path, {"stringData": {key: value}})
         fired.append((item, at))
         time.sleep(plan.rotation_pace)
-    latencies = _rotation_latencies(ctx, start, fired, timeout=60.0)
+    latencies = rotation_latencies(ctx, start, fired, timeout=60.0)
     time.sleep(SETTLE_SECONDS)
     end = ctx.mark(operator)
     arm = ctx.arm(start, end)
@@ -446,14 +477,7 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
         "cpu_seconds": round(end.cpu - start.cpu, 2),
     }
     if found:
-        out.update(
-            p50_seconds=round(percentile(found, 50), 3),
-            p95_seconds=round(percentile(found, 95), 3),
-            p99_seconds=round(percentile(found, 99), 3),
-            min_seconds=round(min(found), 3),
-            max_seconds=round(max(found), 3),
-            mean_seconds=round(statistics.fmean(found), 3),
-        )
+        out.update(latency_figures(found))
         ctx.say(
             f"N={plan.size}: rotation: p50 {out['p50_seconds']}s p95 {out['p95_seconds']}s "
             f"p99 {out['p99_seconds']}s ({len(found)}/{len(fired)} observed)"
@@ -461,17 +485,35 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
     return out
 
 
-def _rotation_latencies(
-    ctx: Context, start: Mark, fired: list[tuple[Item, float]], timeout: float
+def latency_figures(found: list[float]) -> dict[str, float]:
+    """Percentiles (p50, p95, p99), min, max and mean of observed latencies, rounded to milliseconds."""
+    return {
+        "p50_seconds": round(percentile(found, 50), 3),
+        "p95_seconds": round(percentile(found, 95), 3),
+        "p99_seconds": round(percentile(found, 99), 3),
+        "min_seconds": round(min(found), 3),
+        "max_seconds": round(max(found), 3),
+        "mean_seconds": round(statistics.fmean(found), 3),
+    }
+
+
+def rotation_latencies(
+    ctx: Context,
+    start: Mark,
+    fired: list[tuple[Item, float]],
+    timeout: float,
+    client_id: str | None = None,
 ) -> list[float | None]:
     """For each rotation in order, seconds from its patch to the first later successful PUT of its connection
-    not already matched to an earlier rotation (the quick run rotates some Secrets twice)."""
+    by `client_id` (default: the operator) not already matched to an earlier rotation (the quick run rotates
+    some Secrets twice)."""
+    client = client_id or ctx.operator_client
     deadline = time.monotonic() + timeout
     while True:
         puts = [
             e
             for e in ctx.emulator.requests(since=start.seq)
-            if e["method"] == "PUT" and e["status"] == 200 and e["client_id"] == ctx.operator_client
+            if e["method"] == "PUT" and e["status"] == 200 and e["client_id"] == client
         ]
         used: set[int] = set()
         out: list[float | None] = []
@@ -542,38 +584,6 @@ def phase_steady(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def phase_baseline(ctx: Context) -> dict[str, Any]:
-    """The ASO-like re-PUT loop for one scaled hour at the same period, with the same scaled buckets."""
-    plan = ctx.plan
-    ctx.say(
-        f"N={plan.size}: baseline: re-PUT every resource every {plan.drift_interval:g}s for {plan.scaled_hour:g}s"
-    )
-    start = ctx.mark()
-    report = asyncio.run(
-        run_baseline(ctx.emulator, ctx.items, period=plan.drift_interval, duration=plan.scaled_hour)
-    )
-    end = ctx.mark()
-    arm = ctx.arm(start, end, client_id=report.client_id)
-    n = plan.size
-    out = {
-        "policy": "PUT the full body then GET it, for every resource, every sync period (ASO v2's reconcile)",
-        "sync_period_seconds": plan.drift_interval,
-        "stands_for_sync_period_seconds": REAL_DRIFT_INTERVAL,
-        "window_seconds": round(plan.scaled_hour, 2),
-        "arm": arm,
-        "arm_writes_per_resource_hour": round(arm["writes_applied"] / n, 2),
-        "arm_reads_per_resource_hour": round(arm["reads"] / n, 2),
-        "syncs": report.syncs_started,
-        "failed_syncs": report.syncs_failed,
-        "max_lag_seconds": round(report.max_lag_seconds, 3),
-        "aso_default_sync_writes_per_resource_hour": 1.0,
-    }
-    ctx.say(
-        f"N={plan.size}: baseline: {out['arm_writes_per_resource_hour']} ARM writes per resource per hour"
-    )
-    return out
-
-
 def _stop(ctx: Context, operator: Operator, label: str, result: dict[str, Any]) -> None:
     """SIGTERM an operator and keep its final CPU and peak memory."""
     code = operator.stop()
@@ -589,7 +599,7 @@ def _stop(ctx: Context, operator: Operator, label: str, result: dict[str, Any]) 
 def _checks(plan: SizePlan, result: dict[str, Any]) -> dict[str, bool]:
     """The invariants the issue asks for, each true or false."""
     create, restart, steady = result.get("create", {}), result.get("restart", {}), result.get("steady", {})
-    rotation, baseline = result.get("rotation", {}), result.get("baseline", {})
+    rotation = result.get("rotation", {})
     checks = {
         "all_ready": bool(create.get("all_ready")),
         "create_writes_equal_n": create.get("arm", {}).get("writes") == plan.size
@@ -600,14 +610,12 @@ def _checks(plan: SizePlan, result: dict[str, Any]) -> dict[str, bool]:
         "restart_kube_writes_zero": restart.get("kubernetes", {}).get("writes") == 0,
         "steady_writes_zero": steady.get("arm", {}).get("writes") == 0,
         "rotations_all_observed": rotation.get("observed") == rotation.get("rotations"),
-        "baseline_no_failed_syncs": baseline.get("failed_syncs") == 0,
         "operators_exit_zero": all(o.get("exit_code") == 0 for o in result.get("operators", {}).values()),
     }
     skipped = {
         "restart": ("restart_writes_zero", "restart_kube_writes_zero"),
         "rotation": ("rotations_all_observed",),
         "steady": ("steady_writes_zero",),
-        "baseline": ("baseline_no_failed_syncs",),
     }
     for phase, names in skipped.items():
         if phase not in plan.phases:

@@ -107,7 +107,6 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
     create_kube = g("create.kubernetes.requests")
     rot_kube, rot_count = g("rotation.kubernetes.requests"), g("rotation.rotations") or 0
     steady_writes = g("steady.arm.writes")
-    baseline_w = g("baseline.arm_writes_per_resource_hour")
     plan = size.get("plan") or {}
     second = g("create.second_client")
     return [
@@ -152,9 +151,6 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_fmt(g('steady.kube_requests_per_resource_hour'))} ({_fmt(g('steady.kube_writes_per_resource_hour'))})",
         ),
         ("ARM writes per hour, all N resources", _fmt(steady_writes)),
-        ("**Baseline** (re-PUT every sync): ARM writes per resource per hour", _fmt(baseline_w)),
-        ("Baseline: ARM writes per hour, all N resources", _fmt(g("baseline.arm.writes_applied"))),
-        ("Baseline: ARM reads per resource per hour", _fmt(g("baseline.arm_reads_per_resource_hour"))),
         (
             "**Secret rotation** latency p50 / p95 / p99 (s)",
             f"{_fmt(g('rotation.p50_seconds'))} / {_fmt(g('rotation.p95_seconds'))} / {_fmt(g('rotation.p99_seconds'))}",
@@ -169,11 +165,130 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
         ("CPU seconds: restarted process until settled", _fmt(g("restart.cpu_seconds"))),
         ("CPU seconds per scaled hour of steady state", _fmt(g("steady.cpu_seconds_per_scaled_hour"))),
         (
-            "Time scale of steady state and baseline",
+            "Time scale of steady state",
             f"x{_fmt(g('steady.scale'))}: {_fmt(g('steady.drift_interval_seconds'))} s drift, hour = {_fmt(g('steady.scaled_hour_seconds'))} s",
         ),
         ("Wall time for this N (s)", _fmt(size.get("wall_seconds"))),
     ]
+
+
+def _aso_rows(size: dict[str, Any]) -> dict[str, str]:
+    """Azure Service Operator's figures for one N, keyed by the labels of `_rows` for the same N (figures
+    ASO has no counterpart for are absent and shown as "-"), plus rows of its own starting with "ASO:"."""
+    aso: dict[str, Any] = size["aso"]
+    n = int(size["n"])
+
+    def g(path: str) -> Any:
+        return _get(aso, path)
+
+    def per_n(value: Any) -> str:
+        return _fmt(value / n if value is not None else None)
+
+    procs = aso.get("processes") or {}
+    peak = max((p.get("peak_rss_mib") or 0 for p in procs.values()), default=None)
+    rot_kube, rot_count = g("rotation.kubernetes.requests"), g("rotation.rotations") or 0
+    writes_per_hour = g("steady.arm_writes_per_resource_hour")
+    return {
+        "Subscriptions (one workspace each) / another client spending writes (per s)": "1 (its own) / 0",
+        "**Create** N: time until every resource is Ready (s)": _fmt(g("create.time_to_all_ready_seconds")),
+        "ARM's floor for the busiest subscription's writes (s)": _fmt(g("create.arm_floor_seconds")),
+        "Ratio to ARM's floor": _fmt(g("create.ratio_to_arm_floor")),
+        "Submission of the N objects took (s)": _fmt(g("create.submit_seconds")),
+        "Last ARM PUT answered at (s)": _fmt(g("create.last_put_seconds")),
+        f"ARM writes during create (must be {n:,})": _fmt(g("create.arm.writes")),
+        "ARM reads during create": _fmt(g("create.arm.reads")),
+        "ARM 429 answers during create": _fmt(g("create.arm.throttled")),
+        "Kubernetes API requests per resource, create": per_n(g("create.kubernetes.requests")),
+        "**Restart**: time from process start until every resource is re-examined (s)": _fmt(
+            g("restart.time_to_resynced_seconds")
+        ),
+        "ARM writes after restart (must be 0)": _fmt(g("restart.arm.writes")),
+        "ARM reads after restart": _fmt(g("restart.arm.reads")),
+        "Kubernetes API requests after restart (of which writes)": (
+            f"{_fmt(g('restart.kubernetes.requests'))} ({_fmt(g('restart.kubernetes.writes'))})"
+        ),
+        "**Steady state**: ARM reads per resource per hour": _fmt(g("steady.arm_reads_per_resource_hour")),
+        "ARM writes per resource per hour": _fmt(writes_per_hour),
+        "Kubernetes API requests per resource per hour (of which writes)": (
+            f"{_fmt(g('steady.kube_requests_per_resource_hour'))} ({_fmt(g('steady.kube_writes_per_resource_hour'))})"
+        ),
+        "ARM writes per hour, all N resources": _fmt(
+            round(writes_per_hour * n) if writes_per_hour is not None else None
+        ),
+        "**Secret rotation** latency p50 / p95 / p99 (s)": (
+            f"{_fmt(g('rotation.p50_seconds'))} / {_fmt(g('rotation.p95_seconds'))} / {_fmt(g('rotation.p99_seconds'))}"
+        ),
+        "Rotations measured": f"{_fmt(g('rotation.observed'))} of {_fmt(rot_count)}",
+        "Kubernetes API requests per rotation": _fmt(
+            rot_kube / rot_count if rot_kube is not None and rot_count else None
+        ),
+        "**Operator** peak RSS, highest of its processes (MiB)": _fmt(peak),
+        "CPU seconds: create phase": _fmt(g("create.cpu_seconds")),
+        "CPU seconds: restarted process until settled": _fmt(g("restart.cpu_seconds")),
+        "CPU seconds per scaled hour of steady state": _fmt(g("steady.cpu_seconds_per_scaled_hour")),
+        "Time scale of steady state": (
+            f"x{_fmt(g('steady.scale'))}: {_fmt(g('steady.sync_period_seconds'))} s sync period, "
+            f"hour = {_fmt(g('steady.scaled_hour_seconds'))} s"
+            if "steady" in aso
+            else "n/a"
+        ),
+        "ASO: MAX_CONCURRENT_RECONCILES / AZURE_SYNC_PERIOD it stands for (s)": (
+            f"{_fmt(aso.get('workers'))} / {aso.get('sync_period_seconds', 0):g}"
+        ),
+        "ASO: mean interval between two syncs of a resource, scaled (s)": _fmt(
+            g("steady.mean_sync_interval_seconds")
+        ),
+        "ASO: instance-discovery requests answered through the proxy": _fmt(aso.get("discovery_requests")),
+    }
+
+
+def _columns(sizes: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[str]]]:
+    """Header cells, row labels and the cells of each row: one column per N for this operator and, where
+    `--with-aso` ran, one for Azure Service Operator beside it."""
+    headers: list[str] = []
+    columns: list[dict[str, str]] = []
+    labels: list[str] = []
+    for size in sizes:
+        own = _rows(size)
+        # The labels of the first N lead; a later N's own labels (which name its N) map onto them by position.
+        if not labels:
+            labels = [label for label, _ in own]
+        by_position = {labels[i]: value for i, (_, value) in enumerate(own)}
+        headers.append(f"N = {size['n']:,}")
+        columns.append(by_position)
+        if "aso" in size:
+            aso = _aso_rows(size)
+            own_labels = [label for label, _ in own]
+            mapped = {labels[own_labels.index(k)] if k in own_labels else k: v for k, v in aso.items()}
+            headers.append(f"ASO N = {size['n']:,}")
+            columns.append(mapped)
+            labels += [k for k in mapped if k not in labels]
+    cells = [[column.get(label, "-") for column in columns] for label in labels]
+    return headers, labels, cells
+
+
+ASO_SETTINGS = (
+    "- ASO columns: Azure Service Operator v2.13.0 (`bench/run --with-aso`), after this operator's phases, "
+    "against the same control plane and emulator; a subscription, an app registration, a ServiceAccount and "
+    "three namespaces of its own; N ApiKey connections (the only authType its objects are built for here), "
+    "each with a Secret of its own; the stand-in CRD has no schema, so its submission skips the validation "
+    "ours pays for. Its restart figures run until it has PUT and read every resource again (it does so after "
+    "every start); its steady state runs at its own time scale (its sync period scaled so one worker keeps "
+    "up) and its per-hour figures come from the mean interval between two syncs of a resource (bench/README.md)."
+)
+
+
+def _workload_line(sizes: list[dict[str, Any]]) -> str:
+    """What this operator's workload was: every authType round-robin, or ApiKey only (as ASO's)."""
+    workloads = {(size.get("plan") or {}).get("workload", "examples") for size in sizes}
+    if workloads == {"apikey"}:
+        what = "ApiKey only (examples/apikey.yaml, `--workload apikey`: the same workload as ASO's)"
+    else:
+        what = "examples/ (12 authTypes, 9 with Secrets) round-robin"
+    return (
+        f"- Workload: {what}, in 3 namespaces; each connection has Secrets of its own; Secrets exist before "
+        "the clock starts."
+    )
 
 
 def markdown(results: dict[str, Any], json_name: str) -> str:
@@ -187,11 +302,11 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
         "",
     ]
     if sizes:
-        rows = [_rows(s) for s in sizes]
-        lines.append("| Figure | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
-        lines.append("|---|" + "---:|" * len(sizes))
-        for i, (label, _) in enumerate(rows[0]):
-            lines.append(f"| {label} | " + " | ".join(r[i][1] for r in rows) + " |")
+        headers, labels, cells = _columns(sizes)
+        lines.append("| Figure | " + " | ".join(headers) + " |")
+        lines.append("|---|" + "---:|" * len(headers))
+        for label, row in zip(labels, cells, strict=True):
+            lines.append(f"| {label} | " + " | ".join(row) + " |")
         lines += ["", "## Checks", ""]
         lines.append("| Check | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
         lines.append("|---|" + "---:|" * len(sizes))
@@ -200,9 +315,11 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
             lines.append(
                 f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
             )
-    if results.get("errors"):
+    aso_errors = [(size["n"], size["aso"]["error"]) for size in sizes if "error" in (size.get("aso") or {})]
+    if results.get("errors") or aso_errors:
         lines += ["", "## Errors", ""]
-        lines += [f"- N = {e['n']}: {e['error']}" for e in results["errors"]]
+        lines += [f"- N = {e['n']}: {e['error']}" for e in results.get("errors") or []]
+        lines += [f"- ASO N = {n}: {error}" for n, error in aso_errors]
     m = results["machine"]
     lines += [
         "",
@@ -221,16 +338,22 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
         f"- ARM emulator: latency uniform {s['latency'][0]}-{s['latency'][1]} s per call; ARM's buckets per "
         "subscription (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one workspace in each "
         "subscription (the first row says how many).",
-        "- Workload: examples/ (12 authTypes, 9 with Secrets) round-robin, in 3 namespaces; each connection "
-        "has Secrets of its own; Secrets exist before the clock starts.",
+        _workload_line(sizes),
         "- Operator: `wsconn run` as the ServiceAccount of deploy/install.yaml (its ClusterRole), default "
         "settings (50 workers, 16 ARM requests in flight, client buckets of ARM's sizes following ARM's "
         "x-ms-ratelimit-remaining-* headers less 5 tokens), log level info.",
-        "- Steady state and baseline run in scaled time: drift interval (and the baseline's sync period) "
-        "600 s / scale, ARM refill rates (emulator and operator) x scale, one hour = 3600 s / scale; so a "
-        "scaled hour carries the requests of a real hour. Per-hour figures are per real hour.",
-        "- Baseline: " + s["baseline"],
+        "- Steady state runs in scaled time: drift interval 600 s / scale, ARM refill rates (emulator and "
+        "operator) x scale, one hour = 3600 s / scale; so a scaled hour carries the requests of a real hour. "
+        "Per-hour figures are per real hour.",
     ]
+    if any("aso" in size for size in sizes):
+        lines.append(ASO_SETTINGS)
+        if any((size.get("plan") or {}).get("workload", "examples") != "apikey" for size in sizes):
+            lines.append(
+                "- **The workloads differ**: this operator ran every authType of examples/, ASO ApiKey only; "
+                "figures that depend on the authType (Secret reads, rotations, request counts per resource) "
+                "compare like for like only with `--workload apikey`."
+            )
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"

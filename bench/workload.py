@@ -1,8 +1,7 @@
 """The benchmark's workload: N WorkspaceConnections built from examples/ (one manifest per authType), spread
 over a few namespaces, each with Secrets of its own holding unique values.
 
-A small copy of what tests/e2e/amlconn.py does (the bench must not depend on the test tree), plus the ARM
-body each object stands for, which the baseline needs because it talks to ARM directly.
+A small copy of what tests/e2e/amlconn.py does (the bench must not depend on the test tree).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.e2e.amlconn import expected_credentials, expected_properties
 
 from bench.kube import Kube, connection_path, secret_path
 from wsconn.api.contract import DEFAULT_API_VERSION
@@ -72,15 +70,6 @@ class Item:
     def api_version(self) -> str:
         """The ARM api-version this connection is applied with."""
         return str(self.connection["spec"].get("azureApiVersion") or DEFAULT_API_VERSION)
-
-    def arm_body(self) -> dict[str, Any]:
-        """The PUT body the spec and its Secrets stand for: non-secret properties plus credentials
-        resolved from the Secret values this harness generated (what ASO would send on every sync)."""
-        props = copy.deepcopy(expected_properties(self.connection))
-        credentials = expected_credentials([*self.secrets, self.connection])
-        if credentials:
-            props["credentials"] = credentials
-        return {"properties": props}
 
 
 def load_examples(repo: Path) -> list[Example]:
