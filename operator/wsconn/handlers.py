@@ -69,6 +69,7 @@ STUCK_AFTER_SECONDS = 600.0
 SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 Claims = dict[str, Claimant]
 CLAIMS_INDEX = "connection_claims"
+SECRETS_INDEX = "secrets_seen"
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a Pod has its token
 
 
@@ -307,8 +308,9 @@ def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker) -> Timer
 
 
 def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -> None:
+    # Index functions are coroutines: Kopf runs a plain function in a worker thread, two hops per event.
     @kopf.index(*RESOURCE, id="secret_users", registry=registry)
-    def index_secret_users(
+    async def index_secret_users(
         *,
         name: str,
         namespace: str | None,
@@ -328,6 +330,7 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
         body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
+        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
@@ -343,6 +346,7 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
     ) -> None:
         """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why. A resource
         that does not own its connection lets go without touching Azure."""
+        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
@@ -360,7 +364,7 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
 
 def _register_ownership(registry: kopf.OperatorRegistry) -> None:
     @kopf.index(*RESOURCE, id=CLAIMS_INDEX, registry=registry)
-    def index_claims(
+    async def index_claims(
         *,
         name: str,
         namespace: str | None,
@@ -379,6 +383,7 @@ def _register_ownership(registry: kopf.OperatorRegistry) -> None:
         released), the next in line for its connection, if any, takes over at once. Kopf has already dropped
         it from the index when this runs."""
         memo.claims = kwargs[CLAIMS_INDEX]
+        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         if type != "DELETED":
             memo.timers.seen(body)
             return
@@ -390,6 +395,11 @@ def _register_ownership(registry: kopf.OperatorRegistry) -> None:
 
 
 def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
+    @kopf.index("v1", "secrets", id=SECRETS_INDEX, registry=registry)
+    async def index_secrets(*, name: str, namespace: str | None, meta: Any, **_: Any) -> dict[SecretRef, str]:
+        """Every Secret the watch sees -> its resourceVersion: which Secrets exist (kube/secrets.py SeenSecrets)."""
+        return {SecretRef(namespace or "", name): str(meta.get("resourceVersion") or "")}
+
     @kopf.on.event("v1", "secrets", id="secret_event", registry=registry)
     async def secret_event(
         *,

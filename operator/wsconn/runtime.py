@@ -19,7 +19,7 @@ from wsconn.arm.throttle import Throttle
 from wsconn.handlers import Trigger, connection_info, endpoint
 from wsconn.kube.client import Endpoint, KubeClient
 from wsconn.kube.events import EventPoster
-from wsconn.kube.secrets import SecretReader
+from wsconn.kube.secrets import SecretReader, SeenSecrets
 from wsconn.kube.status import StatusPatcher
 from wsconn.metrics import observe_arm
 from wsconn.reconciler import ReconcileConfig, Reconciler
@@ -67,9 +67,12 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
     kube = KubeClient(lambda: _endpoint(settings))
     status_writer = StatusPatcher(kube)
     principals = Principals(arm, operator_auth, cfg.scope)
+    memo.seen_secrets = SeenSecrets()
+    # Narrowed by --secret-selector, the watch does not see every Secret: then every Secret is read.
+    seen = None if cfg.secret_selector else memo.seen_secrets.seen
     reconciler = Reconciler(
         principals=principals,
-        secrets=SecretReader(kube),
+        secrets=SecretReader(kube, seen=seen),
         status_writer=status_writer,
         config=ReconcileConfig(
             default_api_version=cfg.default_api_version,

@@ -21,6 +21,7 @@ from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
 from wsconn.core.ownership import Claimant
 from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
+from wsconn.kube.secrets import SeenSecrets
 from wsconn.metrics import ReadyTracker
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
@@ -52,6 +53,7 @@ class Wiring:
             memo.reconciler = self.shell.reconciler
             memo.trigger = self.trigger
             memo.status_writer = self.shell.writer
+            memo.seen_secrets = SeenSecrets()
             memo.events = self.event_poster
 
             async def shutdown() -> None:
@@ -71,6 +73,7 @@ class Wiring:
             status_writer=self.shell.writer,
             events=self.event_poster,
             claims=self.claims,
+            seen_secrets=SeenSecrets(),
         )
         self.memo.timers = self.timers = handlers.timed_passes(self.settings, self.memo, ReadyTracker())
         self.events: asyncio.Queue[Any] | None = None
@@ -345,7 +348,11 @@ KEY = "00000000-0000-0000-0000-000000000001/rg/ws-main/conn"
 
 def test_the_claims_index_keys_the_connection_case_insensitively() -> None:
     wiring = Wiring()
-    index = wiring.handler(handlers.CLAIMS_INDEX, "indexing")
+    indexer = wiring.handler(handlers.CLAIMS_INDEX, "indexing")
+
+    def index(**kwargs: Any) -> Any:
+        return run(indexer(**kwargs))
+
     spec = apikey_spec(connectionName="Conn")
     got = index(
         name="x",
@@ -438,17 +445,37 @@ def test_a_failed_delete_keeps_the_finalizer_warns_and_retries() -> None:
 def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
     wiring = Wiring()
     index = wiring.handler("secret_users", "indexing")
-    got = index(
-        name="conn",
-        namespace="team-a",
-        spec=apikey_spec(secret="openai"),
-        status={"secretVersions": {"openai": "7"}},
-        meta={"annotations": {handlers.TRIGGER_ANNOTATION: "openai@7"}},
+    got = run(
+        index(
+            name="conn",
+            namespace="team-a",
+            spec=apikey_spec(secret="openai"),
+            status={"secretVersions": {"openai": "7"}},
+            meta={"annotations": {handlers.TRIGGER_ANNOTATION: "openai@7"}},
+        )
     )
     assert got == {
         SecretRef("team-a", "openai"): ("conn", "7", "openai@7"),
         SecretRef("team-a", "wsconn-azure-credentials"): ("conn", None, "openai@7"),
     }
+
+
+def test_the_secrets_index_says_which_secrets_exist_and_passes_hand_it_to_the_reader() -> None:
+    wiring = Wiring()
+    index = wiring.handler(handlers.SECRETS_INDEX, "indexing")
+    got = run(index(name="openai", namespace="team-a", meta={"resourceVersion": "7"}))
+    assert got == {SecretRef("team-a", "openai"): "7"}
+    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "openai")) is None, "no index yet: unknown"
+    kopf_index = {SecretRef("team-a", "openai"): ["7"]}
+
+    async def event() -> None:
+        await wiring.call(
+            "watched", "watching", type="ADDED", body=body(view()), **{handlers.SECRETS_INDEX: kopf_index}
+        )
+
+    in_loop(event)
+    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "openai")) is True
+    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "wsconn-azure-credentials")) is False
 
 
 @pytest.mark.parametrize(

@@ -164,3 +164,15 @@ def test_an_event_names_the_object_and_a_failure_to_post_it_is_only_logged(
     )
     assert len(second["message"]) == 1024
     assert "could not post the Applied event" in caplog.text
+
+
+def test_a_secret_the_watch_has_not_seen_is_absent_without_a_request_and_an_unknown_one_is_read() -> None:
+    api = ApiServer({("GET", "/api/v1/namespaces/ns/secrets/openai"): [(200, SECRET), (200, SECRET)]})
+    seen: dict[SecretRef, bool | None] = {SecretRef("ns", "openai"): True}
+    reader = SecretReader(api.client(), seen=lambda ref: seen.get(ref, False))
+    refs = [SecretRef("ns", "openai"), SecretRef("ns", "wsconn-azure-credentials")]
+    found = run(reader.fetch(refs))
+    assert found[SecretRef("ns", "wsconn-azure-credentials")] is None
+    assert [r[1] for r in api.requests] == ["/api/v1/namespaces/ns/secrets/openai"], "one request, not two"
+    unknown = SecretReader(api.client(), seen=lambda ref: None)
+    assert run(unknown.fetch([SecretRef("ns", "openai")]))[SecretRef("ns", "openai")] is not None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from wsconn.api.references import SecretRef
 from wsconn.core import classify
@@ -32,17 +33,48 @@ class SecretReadError(Exception):
         return classify.KubeAnswered(self.status)
 
 
-class SecretReader:
-    """Fetches Secrets by reference (namespace and name)."""
+class SeenSecrets:
+    """Which Secrets the operator's Secret watch has seen: Kopf's index of them (handlers.py), handed over by the
+    first handler call. Kopf runs no handler before every index is filled from the initial listing, so from
+    then on a Secret not in it does not exist, or did not a moment ago (its creation then triggers the
+    resources that use it, as any Secret change does)."""
 
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self) -> None:
+        self._index: Mapping[SecretRef, Any] | None = None
+
+    def attach(self, index: Mapping[SecretRef, Any] | None) -> None:
+        """Use Kopf's index (None: not known yet)."""
+        if index is not None:
+            self._index = index
+
+    def seen(self, ref: SecretRef) -> bool | None:
+        """Whether the watch has seen `ref` (None: no index yet, so nobody knows)."""
+        return None if self._index is None else ref in self._index
+
+
+class SecretReader:
+    """Fetches Secrets by reference (namespace and name).
+
+    With `seen`, a Secret the watch has not seen is absent without a request: every pass asks for its
+    namespace's `wsconn-azure-credentials`, which most namespaces do not have (one read per resource and pass
+    saved, issue 16). Without it (the watch narrowed by --secret-selector, where an unseen Secret may exist
+    outside the selector and must be reported as such), every Secret is read.
+    """
+
+    def __init__(self, kube: KubeClient, *, seen: Callable[[SecretRef], bool | None] | None = None) -> None:
         self._kube = kube
+        self._seen = seen
 
     async def fetch(self, refs: Iterable[SecretRef]) -> dict[SecretRef, FetchedSecret | None]:
         """Each Secret, or None where it does not exist."""
         unique = sorted(set(refs))
-        found = await asyncio.gather(*(self._read(ref) for ref in unique))
+        found = await asyncio.gather(*(self._read_unless_unseen(ref) for ref in unique))
         return dict(zip(unique, found, strict=True))
+
+    async def _read_unless_unseen(self, ref: SecretRef) -> FetchedSecret | None:
+        if self._seen is not None and self._seen(ref) is False:
+            return None
+        return await self._read(ref)
 
     async def _read(self, ref: SecretRef) -> FetchedSecret | None:
         path = f"/api/v1/namespaces/{ref.namespace}/secrets/{ref.name}"
