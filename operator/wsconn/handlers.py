@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import kopf
 
 from wsconn.api.crd import GROUP, PLURAL, VERSION
@@ -70,6 +71,7 @@ SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 Claims = dict[str, Claimant]
 CLAIMS_INDEX = "connection_claims"
 SECRETS_INDEX = "secrets_seen"
+LIST_CHUNK = 500
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a Pod has its token
 
 
@@ -131,14 +133,22 @@ def claimants_for(spec: Mapping[str, Any], name: str, index: Any) -> tuple[Claim
     return tuple(index.get(key, ())) if key is not None else ()
 
 
-def secret_markers(users: Any, secret: SecretRef, version: str) -> list[tuple[str, str]]:
+def secret_markers(
+    users: Any, secret: SecretRef, version: str, *, listing: bool = False
+) -> list[tuple[str, str]]:
     """(resource name, trigger marker) for each user of `secret` whose applied version is not `version` and
-    that is not already triggered for it."""
+    that is not already triggered for it.
+
+    A `listing` (Kopf's initial list of Secrets at start, and its re-list whenever a watch stream ends) does
+    not trigger users that have applied no version of the Secret yet: their own first pass (create or resume)
+    reads it. Measured at N = 1,000 (issue 16): when the listing of 1,750 Secrets was processed while the
+    resources were being created, every new resource was triggered once more (1,000 annotation patches and as
+    many extra passes, hundreds of them answered 429 by the API server)."""
     marker = f"{secret.name}@{version}"
     return [
         (resource, marker)
         for resource, applied_version, trigger in users
-        if version != applied_version and trigger != marker
+        if version != applied_version and trigger != marker and not (listing and applied_version is None)
     ]
 
 
@@ -184,6 +194,33 @@ def connection_info(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
+def api_connections(cfg: Settings) -> int:
+    """How many connections Kopf may hold to the API server: its watch streams (the resources and the Secrets,
+    in each watched namespace or cluster-wide) stay open on theirs, and 64 more carry everything else."""
+    return 64 + 2 * max(1, len(cfg.namespaces))
+
+
+def bounded_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:
+    """Kopf's session to the API server as Kopf builds it from `info`, but with at most `limit` connections.
+
+    Kopf's own allows any number: 1,000 resources created at once opened a TLS connection each for Kopf's
+    finalizer patches (about 100 KiB of OpenSSL buffers apiece, 110 MiB at N = 1,000, kept in the process's
+    RSS afterwards), and the API server answered hundreds of them 429 (issue 16)."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
+        headers=info.as_http_headers(),
+        proxy=info.proxy_url,
+        trust_env=info.trust_env,
+    )
+    return kopf.AiohttpSession(
+        server=info.server,
+        priority=info.priority,
+        default_namespace=info.default_namespace,
+        expiration=info.expiration,
+        aiohttp_session=session,
+    )
+
+
 def endpoint(info: kopf.ConnectionInfo) -> Endpoint:
     """The operator's own client's view of Kopf's connection info."""
     return Endpoint(server=info.server, tls=info.as_ssl_context(), headers=info.as_http_headers())
@@ -205,6 +242,9 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # Events say who wrote them ("From" in kubectl describe; Kopf's default is "kopf").
     settings.posting.reporting_component = "wsconn-operator"
     settings.posting.reporting_instance = socket.gethostname()
+    # The initial listing (every resource and every watched Secret, at each start) comes in chunks: one LIST of
+    # 10,000 resources is tens of MiB of JSON parsed at once, and the peak stays in the process's RSS.
+    settings.watching.chunk_size = LIST_CHUNK
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.standalone = not cfg.peering
@@ -240,9 +280,11 @@ def _register_lifecycle(
     registry: kopf.OperatorRegistry, cfg: Settings, build: Any, serving: Serving, tracker: ReadyTracker
 ) -> None:
     @kopf.on.login(id="login", registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """The ServiceAccount in a Pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-        return connection_info(**kwargs)
+    async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
+        """The ServiceAccount in a Pod, else the kubeconfig (KUBECONFIG or ~/.kube/config), over a session with
+        a bounded number of connections."""
+        info = connection_info(**kwargs)
+        return None if info is None else bounded_session(info, api_connections(cfg))
 
     @kopf.on.startup(id="startup", registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -414,7 +456,15 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
         secret = SecretRef(namespace or "", name)
         version = "deleted" if type == "DELETED" else str(meta.get("resourceVersion"))
         index: kopf.Index[SecretRef, tuple[str, str | None, str | None]] = kwargs["secret_users"]
-        for resource, marker in secret_markers(index.get(secret, ()), secret, version):
+        users = index.get(secret, ())
+        for resource, marker in secret_markers(users, secret, version, listing=type is None):
+            log.info(
+                "Secret %s is at version %s: re-reconciling %s/%s",
+                secret,
+                version,
+                secret.namespace,
+                resource,
+            )
             await memo.trigger(ObjectRef(secret.namespace, resource), marker)
             SECRET_TRIGGERS.inc()
 

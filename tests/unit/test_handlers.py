@@ -513,6 +513,17 @@ def test_a_secret_change_triggers_the_resources_that_have_not_seen_it(
     assert wiring.triggered == [(ObjectRef("ns", name), marker) for name, marker in triggered]
 
 
+def test_a_listed_secret_triggers_only_the_resources_that_applied_another_version() -> None:
+    users = [("new", None, None), ("old", "6", None), ("current", "7", None)]
+    assert handlers.secret_markers(users, SecretRef("ns", "openai"), "7", listing=True) == [
+        ("old", "openai@7")
+    ]
+    assert [name for name, _ in handlers.secret_markers(users, SecretRef("ns", "openai"), "7")] == [
+        "new",
+        "old",
+    ], "a change (not a listing) triggers a resource that applied nothing yet, e.g. one waiting for it"
+
+
 # ---- lifecycle ----------------------------------------------------------------------------------------------------
 
 
@@ -535,6 +546,7 @@ def test_startup_configures_kopf_builds_and_cleanup_shuts_down() -> None:
     assert wiring.shut_down
     assert settings.persistence.finalizer == handlers.FINALIZER
     assert settings.queueing.exit_timeout == 9.0
+    assert settings.watching.chunk_size == handlers.LIST_CHUNK
     assert not list(wiring.registry._spawning.get_all_handlers()), "no Kopf timers: timers.py runs them"
     assert settings.scanning.disabled is True
 
