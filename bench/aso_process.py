@@ -10,16 +10,13 @@ pointing at the discovery proxy (bench/aso_proxy.py).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from bench.operator import ProcStats, proc_stats
+from bench.operator import ManagedProcess, ProcStats
 from wsconn_testbed.controlplane import free_port
 
 # Inherited variables that would change what ASO does or where it connects: every Azure and proxy setting
@@ -39,7 +36,7 @@ def aso_argv(binary: Path, health_port: int, metrics_port: int) -> list[str]:
 
 
 @dataclass
-class AsoProcess:
+class AsoProcess(ManagedProcess):
     """One ASO controller process with a given environment; its output goes to a file."""
 
     binary: Path
@@ -50,61 +47,15 @@ class AsoProcess:
     popen: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0  # time.time() just before the process was spawned
     last_stats: ProcStats | None = None
+    NAME = "ASO"
 
     def start(self) -> AsoProcess:
         """Spawn the controller."""
         inherited = {k: v for k, v in os.environ.items() if not k.upper().startswith(_DROPPED_PREFIXES)}
         self.started_at = time.time()
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                aso_argv(self.binary, self.health_port, self.metrics_port),
-                env={**inherited, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self._spawn(aso_argv(self.binary, self.health_port, self.metrics_port), {**inherited, **self.env})
         return self
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        assert self.popen is not None
-        return self.popen.pid
 
     def wait_healthy(self, timeout: float = 120.0) -> float:
         """Wait until /readyz answers 200; returns the wall-clock time it did."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{self.health_port}/readyz", timeout=2)
-                if answer.status_code == 200:
-                    return time.time()
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"ASO not ready after {timeout}s; see {self.log_path}")
-
-    def stats(self) -> ProcStats:
-        """CPU and memory now (kept as the last reading, for after the process is gone)."""
-        self.last_stats = proc_stats(self.pid)
-        return self.last_stats
-
-    def stop(self, timeout: float = 60.0) -> int:
-        """Read the final /proc figures, then SIGTERM and wait for the exit code."""
-        if self.popen is None:
-            return 0
-        if self.popen.poll() is None:
-            self.stats()
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-                return -9
-        return int(self.popen.returncode)
-
-    def _check_alive(self) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
-            raise RuntimeError(f"ASO exited with {self.popen.returncode}; see {self.log_path}")
+        return self._wait_for_200(f"http://127.0.0.1:{self.health_port}/readyz", timeout, 0.1)

@@ -11,7 +11,6 @@ refused: a CONNECT elsewhere gets 403, any other path 404, so nothing can leave 
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import threading
 from dataclasses import dataclass
@@ -20,15 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from wsconn_testbed.pki import create_authority
 
 DISCOVERY_HOST = "login.microsoftonline.com"
 DISCOVERY_TARGET = f"{DISCOVERY_HOST}:443"
 DISCOVERY_PATH = "/common/discovery/instance"
-_VALIDITY = dt.timedelta(days=2)
 
 
 def connect_allowed(target: str) -> bool:
@@ -55,65 +51,9 @@ class ProxyCertificates:
 
 def write_certificates(directory: Path) -> ProxyCertificates:
     """A throwaway CA and a leaf certificate for DISCOVERY_HOST, as PEM files in `directory` (keys 0600)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wsconn-bench-discovery-proxy-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DISCOVERY_HOST)]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(DISCOVERY_HOST)]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_path, leaf_path, key_path = (
-        directory / n for n in ("proxy-ca.crt", "proxy-leaf.crt", "proxy-leaf.key")
-    )
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    leaf_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ProxyCertificates(ca_path, leaf_path, key_path)
+    authority = create_authority(directory, "wsconn-bench-discovery-proxy-ca")
+    leaf = authority.issue(directory, "proxy-leaf", dns_names=(DISCOVERY_HOST,))
+    return ProxyCertificates(authority.cert, leaf.cert, leaf.key)
 
 
 class _Server(ThreadingHTTPServer):

@@ -59,8 +59,68 @@ def proc_stats(pid: int) -> ProcStats:
     )
 
 
+class ManagedProcess:
+    """What the benchmark does with a process it started (this operator, Azure Service Operator): its pid,
+    its /proc figures, SIGTERM and the exit code, and the check that it still runs."""
+
+    popen: subprocess.Popen[bytes] | None
+    last_stats: ProcStats | None
+    log_path: Path
+    NAME = "process"
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        assert self.popen is not None
+        return self.popen.pid
+
+    def stats(self) -> ProcStats:
+        """CPU and memory now (kept as the last reading, for after the process is gone)."""
+        self.last_stats = proc_stats(self.pid)
+        return self.last_stats
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """Read the final /proc figures, then SIGTERM and wait for the exit code."""
+        if self.popen is None:
+            return 0
+        if self.popen.poll() is None:
+            self.stats()
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                return self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+                return -9
+        return int(self.popen.returncode)
+
+    def _check_alive(self) -> None:
+        if self.popen is not None and self.popen.poll() is not None:
+            raise RuntimeError(f"{self.NAME} exited with {self.popen.returncode}; see {self.log_path}")
+
+    def _spawn(self, argv: list[str], env: Mapping[str, str]) -> None:
+        """Start `argv` with exactly `env`, its output appended to the log file."""
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                argv, env=dict(env), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def _wait_for_200(self, url: str, timeout: float, interval: float) -> float:
+        """Wait until `url` answers 200 (the process still running); returns the wall-clock time it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return time.time()
+            except httpx.TransportError:
+                pass
+            time.sleep(interval)
+        raise RuntimeError(f"{self.NAME} not healthy after {timeout}s; see {self.log_path}")
+
+
 @dataclass
-class Operator:
+class Operator(ManagedProcess):
     """One `wsconn run` process with a given environment; logs go to a file."""
 
     env: Mapping[str, str]
@@ -70,6 +130,7 @@ class Operator:
     popen: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0  # time.time() just before the process was spawned
     last_stats: ProcStats | None = None
+    NAME = "operator"
 
     def start(self) -> Operator:
         """Spawn the process (configured only by environment variables, as the Helm chart does)."""
@@ -85,34 +146,12 @@ class Operator:
             "PYTHONUNBUFFERED": "1",
         }
         self.started_at = time.time()
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                [operator_command(), "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self._spawn([operator_command(), "run"], env)
         return self
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        assert self.popen is not None
-        return self.popen.pid
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
         """Wait until /healthz answers 200; returns the wall-clock time it did."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2).status_code == 200:
-                    return time.time()
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"operator not healthy after {timeout}s; see {self.log_path}")
+        return self._wait_for_200(f"http://127.0.0.1:{self.health_port}/healthz", timeout, 0.05)
 
     def metrics(self) -> dict[str, float]:
         """The Prometheus samples as {'name{label="v",...}': value} (labels sorted)."""
@@ -152,27 +191,3 @@ class Operator:
                 return None
             time.sleep(0.1)
         return None
-
-    def stats(self) -> ProcStats:
-        """CPU and memory now (kept as the last reading, for after the process is gone)."""
-        self.last_stats = proc_stats(self.pid)
-        return self.last_stats
-
-    def stop(self, timeout: float = 60.0) -> int:
-        """Read the final /proc figures, then SIGTERM and wait for the exit code."""
-        if self.popen is None:
-            return 0
-        if self.popen.poll() is None:
-            self.stats()
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-                return -9
-        return int(self.popen.returncode)
-
-    def _check_alive(self) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
-            raise RuntimeError(f"operator exited with {self.popen.returncode}; see {self.log_path}")

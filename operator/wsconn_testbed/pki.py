@@ -46,8 +46,9 @@ class Authority:
         server: bool = True,
         client: bool = False,
         organisations: tuple[str, ...] = (),
+        dns_names: tuple[str, ...] = (),
     ) -> CertPair:
-        """Issue a leaf certificate valid for 127.0.0.1 and localhost, written as <name>.crt/.key."""
+        """Issue a leaf certificate valid for 127.0.0.1, localhost and `dns_names`, written as <name>.crt/.key."""
         key = ec.generate_private_key(ec.SECP256R1())
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
         attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organisations]
@@ -75,7 +76,11 @@ class Authority:
         if server:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                    [
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        *(x509.DNSName(n) for n in dns_names),
+                    ]
                 ),
                 critical=False,
             )

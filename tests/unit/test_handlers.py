@@ -615,3 +615,21 @@ def test_kopfs_last_handled_spec_moves_from_the_old_annotations_to_status_once()
     again = kopf.Patch()
     storage.store(body=moved, patch=again, essence=essence)
     assert set(again) == {"status"}, "once moved, Kopf's records cost no patch of the resource itself"
+
+
+def test_kopfs_session_to_the_api_server_has_a_bounded_number_of_connections() -> None:
+    assert handlers.api_connections(Settings()) == 66, "cluster-wide: two watch streams, 64 for the rest"
+    assert handlers.api_connections(Settings(namespaces=("a", "b", "c"))) == 70
+    info = kopf.ConnectionInfo(server="https://api.test", token="t0ken", default_namespace="ns")
+
+    async def scenario() -> None:
+        context = handlers.bounded_session(info, 66)
+        try:
+            assert (context.server, context.default_namespace) == ("https://api.test", "ns")
+            assert context.aiohttp_session.connector is not None
+            assert context.aiohttp_session.connector.limit == 66
+            assert context.aiohttp_session.headers["Authorization"] == "Bearer t0ken"
+        finally:
+            await context.aiohttp_session.close()
+
+    in_loop(scenario)
