@@ -70,7 +70,6 @@ STUCK_AFTER_SECONDS = 600.0
 SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
 Claims = dict[str, Claimant]
 CLAIMS_INDEX = "connection_claims"
-SECRETS_INDEX = "secrets_seen"
 LIST_CHUNK = 500
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a Pod has its token
 
@@ -372,7 +371,6 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
         body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
-        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
@@ -388,7 +386,6 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
     ) -> None:
         """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why. A resource
         that does not own its connection lets go without touching Azure."""
-        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         obj = claimed_view(body, kwargs[CLAIMS_INDEX])
         try:
             result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
@@ -425,7 +422,6 @@ def _register_ownership(registry: kopf.OperatorRegistry) -> None:
         released), the next in line for its connection, if any, takes over at once. Kopf has already dropped
         it from the index when this runs."""
         memo.claims = kwargs[CLAIMS_INDEX]
-        memo.seen_secrets.attach(kwargs.get(SECRETS_INDEX))
         if type != "DELETED":
             memo.timers.seen(body)
             return
@@ -437,11 +433,6 @@ def _register_ownership(registry: kopf.OperatorRegistry) -> None:
 
 
 def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
-    @kopf.index("v1", "secrets", id=SECRETS_INDEX, registry=registry)
-    async def index_secrets(*, name: str, namespace: str | None, meta: Any, **_: Any) -> dict[SecretRef, str]:
-        """Every Secret the watch sees -> its resourceVersion: which Secrets exist (kube/secrets.py SeenSecrets)."""
-        return {SecretRef(namespace or "", name): str(meta.get("resourceVersion") or "")}
-
     @kopf.on.event("v1", "secrets", id="secret_event", registry=registry)
     async def secret_event(
         *,
@@ -454,6 +445,7 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
     ) -> None:
         """Re-reconcile the resources that use a Secret that appeared, changed or went away."""
         secret = SecretRef(namespace or "", name)
+        memo.seen_secrets.changed(secret, deleted=type == "DELETED")
         version = "deleted" if type == "DELETED" else str(meta.get("resourceVersion"))
         index: kopf.Index[SecretRef, tuple[str, str | None, str | None]] = kwargs["secret_users"]
         users = index.get(secret, ())

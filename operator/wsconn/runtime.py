@@ -67,7 +67,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
     kube = KubeClient(lambda: _endpoint(settings))
     status_writer = StatusPatcher(kube)
     principals = Principals(arm, operator_auth, cfg.scope)
-    memo.seen_secrets = SeenSecrets()
+    memo.seen_secrets = SeenSecrets(kube)
     # Narrowed by --secret-selector, the watch does not see every Secret: then every Secret is read.
     seen = None if cfg.secret_selector else memo.seen_secrets.seen
     reconciler = Reconciler(
@@ -104,6 +104,7 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
         # Kopf has stopped the handlers and the cleanup handler the timed passes by now; whatever still runs ends
         # before the clients close.
         await reconciler.close(CLOSE_GRACE_SECONDS)
+        await memo.seen_secrets.close()
         await principals.aclose()
         await arm.aclose()
         await token_credential.close()

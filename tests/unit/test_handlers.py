@@ -21,12 +21,21 @@ from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
 from wsconn.core.ownership import Claimant
 from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
-from wsconn.kube.secrets import SeenSecrets
 from wsconn.metrics import ReadyTracker
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
 
 LOG = logging.getLogger("test")
+
+
+class FakeSeen:
+    """Records the Secret events handed to SeenSecrets."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[SecretRef, bool]] = []
+
+    def changed(self, ref: SecretRef, *, deleted: bool) -> None:
+        self.changes.append((ref, deleted))
 
 
 class FakeEvents:
@@ -53,7 +62,7 @@ class Wiring:
             memo.reconciler = self.shell.reconciler
             memo.trigger = self.trigger
             memo.status_writer = self.shell.writer
-            memo.seen_secrets = SeenSecrets()
+            memo.seen_secrets = self.seen
             memo.events = self.event_poster
 
             async def shutdown() -> None:
@@ -63,6 +72,7 @@ class Wiring:
             self.built.append(memo)
 
         self.event_poster = FakeEvents()
+        self.seen = FakeSeen()
         self.settings = Settings(**settings)
         self.serving = handlers.register(self.registry, self.settings, build)
         # Kopf's index of connection claims, as a plain mapping (connection key -> claimants).
@@ -73,7 +83,7 @@ class Wiring:
             status_writer=self.shell.writer,
             events=self.event_poster,
             claims=self.claims,
-            seen_secrets=SeenSecrets(),
+            seen_secrets=self.seen,
         )
         self.memo.timers = self.timers = handlers.timed_passes(self.settings, self.memo, ReadyTracker())
         self.events: asyncio.Queue[Any] | None = None
@@ -460,22 +470,24 @@ def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
     }
 
 
-def test_the_secrets_index_says_which_secrets_exist_and_passes_hand_it_to_the_reader() -> None:
+def test_every_secret_event_reaches_the_list_of_secrets_that_exist() -> None:
     wiring = Wiring()
-    index = wiring.handler(handlers.SECRETS_INDEX, "indexing")
-    got = run(index(name="openai", namespace="team-a", meta={"resourceVersion": "7"}))
-    assert got == {SecretRef("team-a", "openai"): "7"}
-    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "openai")) is None, "no index yet: unknown"
-    kopf_index = {SecretRef("team-a", "openai"): ["7"]}
 
-    async def event() -> None:
-        await wiring.call(
-            "watched", "watching", type="ADDED", body=body(view()), **{handlers.SECRETS_INDEX: kopf_index}
-        )
+    async def events() -> None:
+        for kind in (None, "ADDED", "MODIFIED", "DELETED"):
+            await wiring.call(
+                "secret_event",
+                "watching",
+                type=kind,
+                name="openai",
+                namespace="team-a",
+                meta={"resourceVersion": "7"},
+                secret_users={},
+            )
 
-    in_loop(event)
-    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "openai")) is True
-    assert wiring.memo.seen_secrets.seen(SecretRef("team-a", "wsconn-azure-credentials")) is False
+    in_loop(events)
+    ref = SecretRef("team-a", "openai")
+    assert wiring.seen.changes == [(ref, False), (ref, False), (ref, False), (ref, True)]
 
 
 @pytest.mark.parametrize(

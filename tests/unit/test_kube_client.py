@@ -3,6 +3,7 @@ annotation, Events), against httpx's in-memory transport standing in for the API
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import ssl
@@ -16,7 +17,7 @@ from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.handlers import TRIGGER_ANNOTATION, Trigger
 from wsconn.kube.client import Endpoint, KubeClient, KubeError
 from wsconn.kube.events import EventPoster
-from wsconn.kube.secrets import SecretReader, SecretReadError
+from wsconn.kube.secrets import METADATA_ONLY, SecretReader, SecretReadError, SeenSecrets
 from wsconn.kube.status import StatusPatcher
 
 CONN = "/apis/azureml.dev/v1alpha1/namespaces/ns/workspaceconnections/conn"
@@ -28,6 +29,7 @@ class ApiServer:
     def __init__(self, answers: dict[tuple[str, str], list[tuple[int, Any]]]) -> None:
         self.answers = answers
         self.requests: list[tuple[str, str, str, str, Any]] = []
+        self.accepts: list[str] = []
         self.logins = 0
 
     def login(self) -> Endpoint:
@@ -47,6 +49,7 @@ class ApiServer:
                 body,
             )
         )
+        self.accepts.append(request.headers.get("Accept", ""))
         status, answer = self.answers[(request.method, request.url.path)].pop(0)
         return httpx.Response(status, json=answer)
 
@@ -176,3 +179,44 @@ def test_a_secret_the_watch_has_not_seen_is_absent_without_a_request_and_an_unkn
     assert [r[1] for r in api.requests] == ["/api/v1/namespaces/ns/secrets/openai"], "one request, not two"
     unknown = SecretReader(api.client(), seen=lambda ref: None)
     assert run(unknown.fetch([SecretRef("ns", "openai")]))[SecretRef("ns", "openai")] is not None
+
+
+def names_page(names: list[str], token: str = "") -> dict[str, Any]:
+    return {"metadata": {"continue": token}, "items": [{"metadata": {"name": n}} for n in names]}
+
+
+def test_which_secrets_exist_is_listed_once_per_namespace_as_metadata_then_kept_by_events() -> None:
+    path = "/api/v1/namespaces/ns/secrets"
+    api = ApiServer({("GET", path): [(200, names_page(["a"], "next")), (200, names_page(["b", "c"]))]})
+    seen = SeenSecrets(api.client())
+
+    async def scenario() -> None:
+        assert seen.seen(SecretRef("ns", "a")) is None, "not listed yet: unknown, and the list is asked for"
+        seen.changed(SecretRef("ns", "d"), deleted=False)  # while the list is on its way
+        seen.changed(SecretRef("ns", "c"), deleted=True)
+        assert seen.seen(SecretRef("ns", "a")) is None
+        await asyncio.sleep(0.1)
+        assert [seen.seen(SecretRef("ns", n)) for n in "abcde"] == [True, True, False, True, False]
+        seen.changed(SecretRef("ns", "e"), deleted=False)
+        seen.changed(SecretRef("ns", "a"), deleted=True)
+        assert [seen.seen(SecretRef("ns", n)) for n in "ae"] == [False, True]
+        await seen.close()
+
+    run(scenario())
+    assert [r[1] for r in api.requests] == [path, path], "two pages, one namespace listed once"
+    assert set(api.accepts) == {METADATA_ONLY}, "names only: no Secret data travels for the list"
+
+
+def test_a_namespace_that_cannot_be_listed_stays_unknown_and_is_listed_again_later() -> None:
+    path = "/api/v1/namespaces/ns/secrets"
+    api = ApiServer({("GET", path): [(403, {}), (200, names_page([]))]})
+    seen = SeenSecrets(api.client())
+
+    async def scenario() -> None:
+        assert seen.seen(SecretRef("ns", "a")) is None
+        await asyncio.sleep(0.1)
+        assert seen.seen(SecretRef("ns", "a")) is None, "the failed list left it unknown, and asks again"
+        await asyncio.sleep(0.1)
+        assert seen.seen(SecretRef("ns", "a")) is False
+
+    run(scenario())

@@ -67,13 +67,14 @@ class KubeClient:
         *,
         body: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any] | None:
         """The answer's JSON to `method path`; None for 404; KubeError for any other failure."""
         async with self._turns:
-            return await self._request(method, path, body, content_type)
+            return await self._request(method, path, body, content_type, accept)
 
     async def _request(
-        self, method: str, path: str, body: Mapping[str, Any] | None, content_type: str
+        self, method: str, path: str, body: Mapping[str, Any] | None, content_type: str, accept: str
     ) -> dict[str, Any] | None:
         for attempt in range(2):
             client = self._connected(fresh=attempt > 0)
@@ -82,7 +83,10 @@ class KubeClient:
                     method,
                     path,
                     json=dict(body) if body is not None else None,
-                    headers={"Content-Type": content_type} if body is not None else None,
+                    headers={
+                        "Accept": accept,
+                        **({"Content-Type": content_type} if body is not None else {}),
+                    },
                 )
             except httpx.HTTPError as exc:
                 raise KubeError(0, type(exc).__name__) from None
