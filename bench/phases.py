@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import statistics
 import threading
 import time
@@ -40,7 +41,7 @@ from typing import Any
 import httpx
 
 from bench.kube import BenchCluster, ReadyWatcher, secret_path, start_cluster
-from bench.operator import Operator
+from bench.operator import Operator, proc_stats
 from bench.workload import (
     LABEL,
     OPERATOR_PRINCIPAL,
@@ -186,6 +187,7 @@ class Mark:
     audit: int
     at: float
     cpu: float = 0.0
+    components: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -217,6 +219,7 @@ class Context:
     def mark(self, operator: Operator | None = None) -> Mark:
         """Positions now; with an operator, also its CPU seconds so far."""
         m = Mark(self.emulator.last_seq(), self.bench.audit.mark(), time.time())
+        m.components = component_cpu({o.pid for o in self.operators})
         if operator is not None:
             m.cpu = operator.stats().cpu_seconds
         return m
@@ -240,6 +243,38 @@ class Context:
         self.operators.append(operator)
         operator.wait_healthy()
         return operator
+
+
+def component_cpu(skip: set[int]) -> dict[str, float]:
+    """CPU seconds so far (utime + stime) of the harness and of each process it started but those in `skip`
+    (the operators, counted apart), by program name: what the control plane and the emulator cost beside the
+    operator on the same cores."""
+    out = {"harness": proc_stats(os.getpid()).cpu_seconds}
+    for pid in _children(os.getpid()) - skip:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            # A Python console script runs as `python3 <script>`: name it by the script.
+            program = argv[1] if Path(argv[0].decode()).name.startswith("python") else argv[0]
+            name = Path(program.decode()).name
+            out[name] = out.get(name, 0.0) + proc_stats(pid).cpu_seconds
+        except (OSError, IndexError):  # exited meanwhile
+            continue
+    return out
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.update(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_between(start: Mark, end: Mark) -> dict[str, float]:
+    """CPU seconds each component spent between two marks."""
+    return {k: round(v - start.components.get(k, 0.0), 2) for k, v in sorted(end.components.items())}
 
 
 def summarize_arm(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -468,6 +503,7 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
         "connections_in_arm": stored,
         "kubernetes": ctx.bench.audit.summary(start.audit, end.audit),
         "cpu_seconds": round(end.cpu - start.cpu, 2),
+        "other_cpu_seconds": cpu_between(start, end),
         "second_client": second_client,
     }
 
@@ -552,6 +588,7 @@ def phase_restart(ctx: Context, first: Operator, result: dict[str, Any]) -> Oper
         arm=arm,
         kubernetes=ctx.bench.audit.summary(start.audit, end.audit),
         cpu_seconds=round(end.cpu, 2),  # the whole new process so far: start-up included
+        other_cpu_seconds=cpu_between(start, end),
     )
     return second
 

@@ -174,6 +174,13 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("**Operator** peak RSS, highest of its processes (MiB)", _fmt(peak)),
         ("CPU seconds: create phase", _fmt(g("create.cpu_seconds"))),
+        (
+            "CPU seconds beside it, create: API server / etcd / emulator / harness",
+            " / ".join(
+                _fmt(g(f"create.other_cpu_seconds.{name}"))
+                for name in ("kube-apiserver", "etcd", "wsconn-emulator", "harness")
+            ),
+        ),
         ("CPU seconds: restarted process until settled", _fmt(g("restart.cpu_seconds"))),
         ("CPU seconds per scaled hour of steady state", _fmt(g("steady.cpu_seconds_per_scaled_hour"))),
         (

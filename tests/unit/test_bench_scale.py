@@ -263,7 +263,17 @@ def size_result(**plan: Any) -> dict[str, Any]:
             "identities": 10,
             "operator_identity_namespaces": [],
         },
-        "create": {"arm": {"clients": 10}, "arm_floor_seconds": 640.3, "time_to_all_ready_seconds": 700.0},
+        "create": {
+            "arm": {"clients": 10},
+            "arm_floor_seconds": 640.3,
+            "time_to_all_ready_seconds": 700.0,
+            "other_cpu_seconds": {
+                "kube-apiserver": 250.0,
+                "etcd": 40.5,
+                "wsconn-emulator": 35.0,
+                "harness": 20.5,
+            },
+        },
         "checks": {"all_ready": True},
     }
 
@@ -277,6 +287,10 @@ def test_the_report_says_how_many_identities_and_which_rate_scale() -> None:
     assert rows[
         "ARM's refill rates in create, restart and rotation divided by (writes per principal per s)"
     ] == ("8 (1.25)")
+    assert (
+        rows["CPU seconds beside it, create: API server / etcd / emulator / harness"]
+        == "250.0 / 40.5 / 35.0 / 20.5"
+    )
     page = markdown(
         {
             "date": "2026-12-02",
