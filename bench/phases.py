@@ -471,12 +471,14 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
     time.sleep(SETTLE_SECONDS)
     end = ctx.mark(operator)
     arm = ctx.arm(start, end)
-    puts = [
+    mine = [
         e
         for e in ctx.emulator.requests(since=start.seq)
-        if e["seq"] <= end.seq and e["method"] == "PUT" and e["client_id"] in ctx.operator_clients
+        if e["seq"] <= end.seq and e["client_id"] in ctx.operator_clients
     ]
+    puts = [e for e in mine if e["method"] == "PUT"]
     last_put = max((_epoch(e["time"]) for e in puts), default=start.at)
+    first_request = min((_epoch(e["time"]) for e in mine), default=start.at)
     elapsed = last_ready - start.at
     stored = sum(len(ctx.emulator.connections(prefix=w.id)) for w in ctx.workspaces)
     ctx.say(
@@ -493,7 +495,9 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
         "time_to_half_ready_seconds": round(ready_times[len(ready_times) // 2] - start.at, 2)
         if ready_times
         else None,
+        "first_arm_request_seconds": round(first_request - start.at, 2),
         "last_put_seconds": round(last_put - start.at, 2),
+        "last_put_seconds_by_workspace": last_put_by_workspace(ctx.workspaces, puts, start.at),
         "arm_rate_scale": plan.arm_rate_scale,
         "arm_write_rate_per_bucket": plan.write_rate(),
         "arm_floor_seconds": round(plan.arm_floor(), 2),
@@ -506,6 +510,20 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
         "other_cpu_seconds": cpu_between(start, end),
         "second_client": second_client,
     }
+
+
+def last_put_by_workspace(
+    workspaces: list[Workspace], puts: list[dict[str, Any]], since: float
+) -> dict[str, float]:
+    """Seconds from `since` to the last PUT answered in each workspace (one per subscription): which
+    subscription finished last, and by how much."""
+    out = {}
+    for w in workspaces:
+        prefix = w.id.lower() + "/"
+        times = [_epoch(e["time"]) for e in puts if e["path"].lower().startswith(prefix)]
+        if times:
+            out[w.name] = round(max(times) - since, 2)
+    return out
 
 
 class SecondClient:

@@ -138,6 +138,7 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_fmt(second.get('writes'))} / {_fmt(second.get('throttled'))}" if second else "-",
         ),
         ("Submission of the N objects took (s)", _fmt(g("create.submit_seconds"))),
+        ("First ARM request of the operator at (s)", _fmt(g("create.first_arm_request_seconds"))),
         ("Last ARM PUT answered at (s)", _fmt(g("create.last_put_seconds"))),
         (f"ARM writes during create (must be {n:,})", _fmt(g("create.arm.writes"))),
         ("ARM reads during create", _fmt(g("create.arm.reads"))),

@@ -14,7 +14,15 @@ import httpx
 import pytest
 from bench.cli import parse_args, plans
 from bench.kube import AuditLog
-from bench.phases import NAMESPACES, SizePlan, _limits, operator_rates, workload_examples
+from bench.phases import (
+    NAMESPACES,
+    SizePlan,
+    _epoch,
+    _limits,
+    last_put_by_workspace,
+    operator_rates,
+    workload_examples,
+)
 from bench.report import _rows, markdown
 from bench.workload import (
     NAMESPACE_IDENTITY_SECRET,
@@ -267,6 +275,7 @@ def size_result(**plan: Any) -> dict[str, Any]:
             "arm": {"clients": 10},
             "arm_floor_seconds": 640.3,
             "time_to_all_ready_seconds": 700.0,
+            "first_arm_request_seconds": 3.5,
             "other_cpu_seconds": {
                 "kube-apiserver": 250.0,
                 "etcd": 40.5,
@@ -291,6 +300,7 @@ def test_the_report_says_how_many_identities_and_which_rate_scale() -> None:
         rows["CPU seconds beside it, create: API server / etcd / emulator / harness"]
         == "250.0 / 40.5 / 35.0 / 20.5"
     )
+    assert rows["First ARM request of the operator at (s)"] == "3.5"
     page = markdown(
         {
             "date": "2026-12-02",
@@ -325,3 +335,15 @@ def test_the_report_of_an_older_result_shows_three_namespaces_on_the_operator() 
         "Namespaces: with an Azure identity of their own / on the operator's; principals seen by ARM, create"
     )
     assert rows[label] == "0 / 3; n/a"
+
+
+def test_the_last_put_of_each_subscription_is_reported() -> None:
+    ws = workspaces(3)
+    since = _epoch("2026-12-02T17:00:00+00:00")
+    puts = [
+        {"path": f"{ws[0].id}/connections/a", "time": "2026-12-02T17:00:10+00:00"},
+        {"path": f"{ws[0].id}/connections/b", "time": "2026-12-02T17:00:30.5+00:00"},
+        {"path": f"{ws[1].id.upper()}/connections/c", "time": "2026-12-02T17:00:20+00:00"},
+    ]
+    # ws-bench-1's id is a prefix of ws-bench-10's: the trailing slash keeps them apart
+    assert last_put_by_workspace(ws, puts, since) == {"ws-bench-0": 30.5, "ws-bench-1": 20.0}
