@@ -109,7 +109,7 @@ def test_the_ten_thousand_case_has_ten_team_namespaces_and_the_floor_of_one_subs
     # the operator keeps 5 tokens in hand: (1000 - 195) / 1.25; 16 in flight would need only 125 s
     assert plan.client_floor() == pytest.approx(644.3)
     assert plan.stall == 300.0
-    assert plan.poll_interval() == 0.5
+    assert plan.poll_interval() == 1.0
 
 
 def test_without_scale_or_identities_the_floors_are_as_before() -> None:
