@@ -137,6 +137,10 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
             "Second client: writes sent / 429 answers",
             f"{_fmt(second.get('writes'))} / {_fmt(second.get('throttled'))}" if second else "-",
         ),
+        (
+            "Operator #1 idle before the clock starts, after its start (s)",
+            _fmt(g("create.operator_idle_after_seconds")),
+        ),
         ("Submission of the N objects took (s)", _fmt(g("create.submit_seconds"))),
         ("First ARM request of the operator at (s)", _fmt(g("create.first_arm_request_seconds"))),
         ("Last ARM PUT answered at (s)", _fmt(g("create.last_put_seconds"))),
