@@ -398,6 +398,7 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
     if "aso" in result:
         result["checks"].update(_aso_checks(result["aso"], plan.size))
     result["wall_seconds"] = round(time.monotonic() - t_begin, 1)
+    result["harness_peak_rss_mib"] = round(proc_stats(os.getpid()).peak_rss_mib, 1)
     return result
 
 
@@ -777,7 +778,8 @@ def phase_steady(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 
 def _stop(ctx: Context, operator: Operator, label: str, result: dict[str, Any]) -> None:
     """SIGTERM an operator and keep its final CPU and peak memory."""
-    code = operator.stop()
+    # Kopf cancels every pending handler on SIGTERM; at N = 2,000 with passes queued that took 20 s.
+    code = operator.stop(timeout=max(60.0, 0.01 * ctx.plan.size))
     stats = operator.last_stats
     result.setdefault("operators", {})[label] = {
         "exit_code": code,
