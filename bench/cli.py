@@ -196,9 +196,11 @@ def main(argv: list[str]) -> int:
             failed = True
             continue
         results["sizes"].append(size)
-        failed = failed or not all(size["checks"].values())
+        failed = failed or "error" in size or not all(size["checks"].values())
         bad = [k for k, v in size["checks"].items() if not v]
         say(f"N={plan.size}: done in {size['wall_seconds']:.0f}s; checks failed: {bad or 'none'}")
+        if "error" in size:
+            say(f"N={plan.size}: stopped after create: {size['error']}")
     results["wall_seconds"] = round(time.monotonic() - began, 1)
     stem = f"{today}-quick" if args.quick else today
     json_path, md_path = report.write(results, args.out, stem)

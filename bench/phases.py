@@ -31,6 +31,7 @@ import os
 import statistics
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -378,17 +379,11 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
             idle = wait_idle(first)
             say(f"N={plan.size}: operator #1 idle {idle:.1f}s after its start (its initial listing handled)")
             result["create"] = {"operator_idle_after_seconds": round(idle, 2), **phase_create(ctx, first)}
-            if "restart" in plan.phases:
-                second = phase_restart(ctx, first, result)
-                if "rotation" in plan.phases:
-                    result["rotation"] = phase_rotation(ctx, second)
-                _stop(ctx, second, "2-restart+rotation", result)
-            else:
-                _stop(ctx, first, "1-create", result)
-            if "steady" in plan.phases:
-                result["steady"] = phase_steady(ctx, result)
-            if plan.with_aso:
-                result["aso"] = _run_aso(ctx, repo)
+            try:
+                _after_create(ctx, first, result, repo)
+            except Exception as exc:  # a later phase failing must not lose the figures of those before it
+                traceback.print_exc()
+                result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         if ctx is not None:
             for operator in ctx.operators:
@@ -400,6 +395,22 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
     result["wall_seconds"] = round(time.monotonic() - t_begin, 1)
     result["harness_peak_rss_mib"] = round(proc_stats(os.getpid()).peak_rss_mib, 1)
     return result
+
+
+def _after_create(ctx: Context, first: Operator, result: dict[str, Any], repo: Path) -> None:
+    """The phases after create, in order; each adds its figures to `result`."""
+    plan = ctx.plan
+    if "restart" in plan.phases:
+        second = phase_restart(ctx, first, result)
+        if "rotation" in plan.phases:
+            result["rotation"] = phase_rotation(ctx, second)
+        _stop(ctx, second, "2-restart+rotation", result)
+    else:
+        _stop(ctx, first, "1-create", result)
+    if "steady" in plan.phases:
+        result["steady"] = phase_steady(ctx, result)
+    if plan.with_aso:
+        result["aso"] = _run_aso(ctx, repo)
 
 
 def workload_examples(repo: Path, workload: str) -> list[Example]:

@@ -348,9 +348,14 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
                 f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
             )
     aso_errors = [(size["n"], size["aso"]["error"]) for size in sizes if "error" in (size.get("aso") or {})]
-    if results.get("errors") or aso_errors:
+    phase_errors = [(size["n"], size["error"]) for size in sizes if "error" in size]
+    if results.get("errors") or aso_errors or phase_errors:
         lines += ["", "## Errors", ""]
         lines += [f"- N = {e['n']}: {e['error']}" for e in results.get("errors") or []]
+        lines += [
+            f"- N = {n}, after create (the figures above are those of the phases before): {error}"
+            for n, error in phase_errors
+        ]
         lines += [f"- ASO N = {n}: {error}" for n, error in aso_errors]
     m = results["machine"]
     lines += [

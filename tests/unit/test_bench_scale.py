@@ -347,3 +347,36 @@ def test_the_last_put_of_each_subscription_is_reported() -> None:
     ]
     # ws-bench-1's id is a prefix of ws-bench-10's: the trailing slash keeps them apart
     assert last_put_by_workspace(ws, puts, since) == {"ws-bench-0": 30.5, "ws-bench-1": 20.0}
+
+
+def test_a_phase_that_failed_after_create_is_in_the_errors_with_the_create_figures_kept() -> None:
+    failed = {**size_result(), "error": "RuntimeError: restart: 0 of 10000 resources re-examined"}
+    page = markdown(
+        {
+            "date": "2026-12-02",
+            "command": "bench/run",
+            "wall_seconds": 1.0,
+            "machine": dict.fromkeys(
+                (
+                    "nproc",
+                    "memory_gib",
+                    "cpu_model",
+                    "kernel",
+                    "python",
+                    "kopf",
+                    "operator",
+                    "kube_apiserver",
+                    "etcd",
+                ),
+                "",
+            ),
+            "settings": {"latency": [0.1, 0.3]},
+            "sizes": [failed],
+        },
+        "x.json",
+    )
+    assert "| **Create** N: time until every resource is Ready (s) | 700.0 |" in page
+    assert (
+        "- N = 10000, after create (the figures above are those of the phases before): "
+        "RuntimeError: restart: 0 of 10000 resources re-examined"
+    ) in page
