@@ -91,6 +91,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "2 cores keep ARM's pace at large N; the floor is computed at the scaled rate (default 1)",
     )
     parser.add_argument(
+        "--stall",
+        type=float,
+        default=0.0,
+        help="seconds without progress (resources Ready, or re-examined after a start) that fail a phase "
+        "(default: 120, or 0.03 per resource when more)",
+    )
+    parser.add_argument(
         "--workload",
         choices=("examples", "apikey"),
         default="examples",
@@ -142,6 +149,7 @@ def plans(args: argparse.Namespace) -> list[SizePlan]:
         "aso_sync_period": args.aso_sync_period,
         "identities": args.identities,
         "arm_rate_scale": args.arm_rate_scale,
+        "stall_seconds": args.stall,
     }
     if args.quick:
         return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high), **extra)]

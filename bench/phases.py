@@ -112,6 +112,7 @@ class SizePlan:
     aso_sync_period: float = 3600.0  # ASO's AZURE_SYNC_PERIOD in real seconds (its default: 1 h)
     identities: int = 0  # team namespaces with an Azure identity of their own (0: the 3 bench namespaces)
     arm_rate_scale: float = 1.0  # ARM's refill rates divided by this in create, restart and rotation
+    stall_seconds: float = 0.0  # no progress for this long fails a phase (0: STALL_SECONDS or by N)
 
     @property
     def teams(self) -> bool:
@@ -127,7 +128,7 @@ class SizePlan:
     @property
     def stall(self) -> float:
         """Seconds without progress after which a settling operator counts as stuck."""
-        return max(STALL_SECONDS, STALL_SECONDS_PER_RESOURCE * self.size)
+        return self.stall_seconds or max(STALL_SECONDS, STALL_SECONDS_PER_RESOURCE * self.size)
 
     def bucket_counts(self) -> dict[tuple[int, str], int]:
         """Connections per ARM write bucket: (subscription index, principal)."""

@@ -173,6 +173,8 @@ def test_the_command_line_carries_identities_and_the_rate_scale() -> None:
         8,
         2,
     )
+    [longer] = plans(parse_args(["--sizes", "10000", "--stall", "900"]))
+    assert longer.stall == 900.0
     with pytest.raises(SystemExit):
         plans(parse_args(["--arm-rate-scale", "0"]))
     with pytest.raises(SystemExit):  # 2 writes/s would leave the operator nothing at 10/8 per s
