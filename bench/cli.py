@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.phases import PHASES, REAL_DRIFT_INTERVAL, SizePlan, run_size
+from bench.phases import ARM_BUCKETS, PHASES, REAL_DRIFT_INTERVAL, SizePlan, run_size
 
 REPO = Path(__file__).resolve().parents[1]
 # The steady-state phase must not ask more of two shared cores than a real hour asks of ARM: the drift
@@ -75,6 +75,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the part of a scaled hour counted in steady state (default 1; per-hour figures stay per hour)",
     )
     parser.add_argument(
+        "--identities",
+        type=int,
+        default=0,
+        help="K team namespaces with an Azure identity of their own (an app registration allowed on their "
+        "subscription's workspace, as wsconn-azure-credentials); the workload then lives in max(K, "
+        "subscriptions) team namespaces, namespace i in subscription i mod subscriptions (default 0: "
+        "bench-a/b/c, the operator's identity)",
+    )
+    parser.add_argument(
+        "--arm-rate-scale",
+        type=float,
+        default=1.0,
+        help="divide ARM's refill rates (emulator and operator) by F in create, restart and rotation, so "
+        "2 cores keep ARM's pace at large N; the floor is computed at the scaled rate (default 1)",
+    )
+    parser.add_argument(
+        "--stall",
+        type=float,
+        default=0.0,
+        help="seconds without progress (resources Ready, or re-examined after a start) that fail a phase "
+        "(default: 120, or 0.03 per resource when more)",
+    )
+    parser.add_argument(
         "--workload",
         choices=("examples", "apikey"),
         default="examples",
@@ -109,6 +132,12 @@ def plans(args: argparse.Namespace) -> list[SizePlan]:
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))} (known: {', '.join(PHASES)})")
+    if args.identities < 0 or args.subscriptions < 1 or args.arm_rate_scale <= 0:
+        raise SystemExit("--identities must be >= 0, --subscriptions >= 1 and --arm-rate-scale > 0")
+    if args.second_client >= ARM_BUCKETS["writes"][1] / args.arm_rate_scale:
+        raise SystemExit(
+            "--second-client must spend less than ARM's write rate (10/s divided by the rate scale)"
+        )
     extra: dict[str, Any] = {
         "subscriptions": args.subscriptions,
         "second_client_rate": args.second_client,
@@ -118,6 +147,9 @@ def plans(args: argparse.Namespace) -> list[SizePlan]:
         "with_aso": args.with_aso,
         "aso_workers": args.aso_workers,
         "aso_sync_period": args.aso_sync_period,
+        "identities": args.identities,
+        "arm_rate_scale": args.arm_rate_scale,
+        "stall_seconds": args.stall,
     }
     if args.quick:
         return [SizePlan(20, args.scale or 200, 12, 0.3, (low, high), **extra)]
@@ -172,9 +204,11 @@ def main(argv: list[str]) -> int:
             failed = True
             continue
         results["sizes"].append(size)
-        failed = failed or not all(size["checks"].values())
+        failed = failed or "error" in size or not all(size["checks"].values())
         bad = [k for k, v in size["checks"].items() if not v]
         say(f"N={plan.size}: done in {size['wall_seconds']:.0f}s; checks failed: {bad or 'none'}")
+        if "error" in size:
+            say(f"N={plan.size}: stopped after create: {size['error']}")
     results["wall_seconds"] = round(time.monotonic() - began, 1)
     stem = f"{today}-quick" if args.quick else today
     json_path, md_path = report.write(results, args.out, stem)

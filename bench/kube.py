@@ -207,7 +207,7 @@ def kubectl(cluster: Cluster, work_dir: Path, *args: str, stdin: str | None = No
     return done.stdout
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One request of the operator, from its first audit event."""
 
@@ -218,13 +218,22 @@ class AuditRecord:
     user: str = OPERATOR_USER
 
 
+# The stages after which an audit event is a request's last (RequestReceived is omitted by the policy).
+_FINAL_STAGES = ("ResponseComplete", "Panic")
+
+
 @dataclass
 class AuditLog:
-    """Incremental reader of the API server's audit log: each request counted once, by auditID."""
+    """Incremental reader of the API server's audit log: each request counted once, by auditID.
+
+    Read line by line, keeping only what is counted: at N = 10,000 a phase appends over 100,000 events (about
+    1.5 KB each) between two marks. A request has one event, at its final stage, unless it streams (a watch:
+    ResponseStarted first), so only the ids of streams still open are remembered.
+    """
 
     path: Path
     records: list[AuditRecord] = field(default_factory=list)
-    _seen: set[str] = field(default_factory=set)
+    _open: set[str] = field(default_factory=set)
     _offset: int = 0
 
     def mark(self) -> int:
@@ -255,23 +264,28 @@ class AuditLog:
             return
         with self.path.open("rb") as f:
             f.seek(self._offset)
-            data = f.read()
-        complete = data.rfind(b"\n") + 1  # a line still being written is read next time
-        for raw in data[:complete].splitlines(keepends=True):
-            position = self._offset
-            self._offset += len(raw)
-            event = json.loads(raw)
-            audit_id = event.get("auditID", "")
-            if audit_id in self._seen:
-                continue
-            self._seen.add(audit_id)
-            ref = event.get("objectRef") or {}
-            resource = ref.get("resource") or event.get("requestURI", "?").split("?")[0]
-            if ref.get("subresource"):
-                resource = f"{resource}/{ref['subresource']}"
-            code = int((event.get("responseStatus") or {}).get("code") or 0)
-            user = str((event.get("user") or {}).get("username", ""))
-            self.records.append(AuditRecord(position, str(event.get("verb")), resource, code, user))
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # a line still being written is read next time
+                position = self._offset
+                self._offset += len(raw)
+                self._add(position, json.loads(raw))
+
+    def _add(self, position: int, event: Mapping[str, Any]) -> None:
+        audit_id = str(event.get("auditID", ""))
+        if audit_id in self._open:
+            if event.get("stage") in _FINAL_STAGES:  # the end of a stream, counted when it started
+                self._open.discard(audit_id)
+            return
+        if event.get("stage") not in _FINAL_STAGES:
+            self._open.add(audit_id)
+        ref = event.get("objectRef") or {}
+        resource = ref.get("resource") or str(event.get("requestURI", "?")).split("?")[0]
+        if ref.get("subresource"):
+            resource = f"{resource}/{ref['subresource']}"
+        code = int((event.get("responseStatus") or {}).get("code") or 0)
+        user = str((event.get("user") or {}).get("username", ""))
+        self.records.append(AuditRecord(position, str(event.get("verb")), resource, code, user))
 
 
 def is_ready(obj: Mapping[str, Any]) -> bool:
@@ -329,13 +343,18 @@ class ReadyWatcher:
         self._stop.set()
         self._thread.join(10)
 
-    def wait_count(self, count: int, timeout: float) -> bool:
-        """Wait until `count` objects have been seen Ready."""
+    def wait_count(self, count: int, timeout: float, stall: float | None = None) -> bool:
+        """Wait until `count` objects have been seen Ready; False after `timeout`, or earlier when no more
+        became Ready for `stall` seconds (at N = 10,000 the timeout is most of an hour)."""
         deadline = time.monotonic() + timeout
+        seen, last_progress = -1, time.monotonic()
         with self._changed:
             while len(self.ready_at) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
+                now = time.monotonic()
+                if len(self.ready_at) > seen:
+                    seen, last_progress = len(self.ready_at), now
+                left = deadline - now
+                if left <= 0 or (stall is not None and now - last_progress > stall):
                     return False
                 self._changed.wait(min(left, 1.0))
         return True

@@ -167,13 +167,15 @@ class Operator(ManagedProcess):
         """wsconn_resources{ready="True"}: resources this process has reconciled and found Ready."""
         return int(self.metrics().get('wsconn_resources{ready="True"}', 0))
 
-    def wait_settled(self, count: int, *, timeout: float, stall: float | None = None) -> float | None:
+    def wait_settled(
+        self, count: int, *, timeout: float, stall: float | None = None, poll: float = 0.1
+    ) -> float | None:
         """Wait until this process has reconciled all `count` resources and reports them Ready (the gauge
         starts at 0 in a new process, so reaching `count` means every resource went through a pass).
 
         Returns the wall-clock time it did, or None after `timeout`, or earlier when the count has not
         grown for `stall` seconds: an operator that stops making progress is the finding, not a reason to
-        wait for minutes.
+        wait for minutes. `poll`: seconds between two reads of /metrics.
         """
         deadline = time.monotonic() + timeout
         best, last_progress = -1, time.monotonic()
@@ -189,5 +191,5 @@ class Operator(ManagedProcess):
                 best, last_progress = ready, time.monotonic()
             elif stall is not None and time.monotonic() - last_progress > stall:
                 return None
-            time.sleep(0.1)
+            time.sleep(poll)
         return None

@@ -109,10 +109,22 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
     steady_writes = g("steady.arm.writes")
     plan = size.get("plan") or {}
     second = g("create.second_client")
+    workload = size.get("workload") or {}
+    scale = plan.get("arm_rate_scale", 1)
     return [
         (
             "Subscriptions (one workspace each) / another client spending writes (per s)",
             f"{_fmt(plan.get('subscriptions', 1))} / {_fmt(plan.get('second_client_rate') or 0)}",
+        ),
+        (
+            "Namespaces: with an Azure identity of their own / on the operator's; principals seen by ARM, create",
+            f"{_fmt(workload.get('identities', 0))} / "
+            f"{_fmt(len(workload.get('operator_identity_namespaces', workload.get('namespaces') or {})))}; "
+            f"{_fmt(g('create.arm.clients'))}",
+        ),
+        (
+            "ARM's refill rates in create, restart and rotation divided by (writes per principal per s)",
+            f"{_fmt(scale)} ({_fmt(10 / scale)})",
         ),
         ("**Create** N: time until every resource is Ready (s)", _fmt(g("create.time_to_all_ready_seconds"))),
         ("ARM's floor for the busiest subscription's writes (s)", _fmt(g("create.arm_floor_seconds"))),
@@ -125,7 +137,12 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
             "Second client: writes sent / 429 answers",
             f"{_fmt(second.get('writes'))} / {_fmt(second.get('throttled'))}" if second else "-",
         ),
+        (
+            "Operator #1 idle before the clock starts, after its start (s)",
+            _fmt(g("create.operator_idle_after_seconds")),
+        ),
         ("Submission of the N objects took (s)", _fmt(g("create.submit_seconds"))),
+        ("First ARM request of the operator at (s)", _fmt(g("create.first_arm_request_seconds"))),
         ("Last ARM PUT answered at (s)", _fmt(g("create.last_put_seconds"))),
         (f"ARM writes during create (must be {n:,})", _fmt(g("create.arm.writes"))),
         ("ARM reads during create", _fmt(g("create.arm.reads"))),
@@ -162,6 +179,13 @@ def _rows(size: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("**Operator** peak RSS, highest of its processes (MiB)", _fmt(peak)),
         ("CPU seconds: create phase", _fmt(g("create.cpu_seconds"))),
+        (
+            "CPU seconds beside it, create: API server / etcd / emulator / harness",
+            " / ".join(
+                _fmt(g(f"create.other_cpu_seconds.{name}"))
+                for name in ("kube-apiserver", "etcd", "wsconn-emulator", "harness")
+            ),
+        ),
         ("CPU seconds: restarted process until settled", _fmt(g("restart.cpu_seconds"))),
         ("CPU seconds per scaled hour of steady state", _fmt(g("steady.cpu_seconds_per_scaled_hour"))),
         (
@@ -279,14 +303,22 @@ ASO_SETTINGS = (
 
 
 def _workload_line(sizes: list[dict[str, Any]]) -> str:
-    """What this operator's workload was: every authType round-robin, or ApiKey only (as ASO's)."""
+    """What this operator's workload was: every authType round-robin, or ApiKey only (as ASO's), and where."""
     workloads = {(size.get("plan") or {}).get("workload", "examples") for size in sizes}
     if workloads == {"apikey"}:
         what = "ApiKey only (examples/apikey.yaml, `--workload apikey`: the same workload as ASO's)"
     else:
         what = "examples/ (12 authTypes, 9 with Secrets) round-robin"
+    teams = any((size.get("plan") or {}).get("identities") for size in sizes)
+    where = (
+        "in team namespaces, each in one subscription, the first `--identities` of them with an Azure "
+        "identity of their own (wsconn-azure-credentials: an app registration allowed on that workspace "
+        "only), the others on the operator's (the only ones WSCONN_OPERATOR_IDENTITY_NAMESPACES allows)"
+        if teams
+        else "in 3 namespaces"
+    )
     return (
-        f"- Workload: {what}, in 3 namespaces; each connection has Secrets of its own; Secrets exist before "
+        f"- Workload: {what}, {where}; each connection has Secrets of its own; Secrets exist before "
         "the clock starts."
     )
 
@@ -316,9 +348,14 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
                 f"| {check} | " + " | ".join(_fmt(s.get("checks", {}).get(check)) for s in sizes) + " |"
             )
     aso_errors = [(size["n"], size["aso"]["error"]) for size in sizes if "error" in (size.get("aso") or {})]
-    if results.get("errors") or aso_errors:
+    phase_errors = [(size["n"], size["error"]) for size in sizes if "error" in size]
+    if results.get("errors") or aso_errors or phase_errors:
         lines += ["", "## Errors", ""]
         lines += [f"- N = {e['n']}: {e['error']}" for e in results.get("errors") or []]
+        lines += [
+            f"- N = {n}, after create (the figures above are those of the phases before): {error}"
+            for n, error in phase_errors
+        ]
         lines += [f"- ASO N = {n}: {error}" for n, error in aso_errors]
     m = results["machine"]
     lines += [
@@ -336,8 +373,10 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
     s = results["settings"]
     lines += [
         f"- ARM emulator: latency uniform {s['latency'][0]}-{s['latency'][1]} s per call; ARM's buckets per "
-        "subscription (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one workspace in each "
-        "subscription (the first row says how many).",
+        "subscription and principal (reads 250 at 25/s, writes 200 at 10/s, deletes 200 at 10/s); one "
+        "workspace in each subscription (the first row says how many); a rate scale above 1 (third row) divides "
+        "their refill rates, and the operator's, in create, restart and rotation, and the floor is computed at "
+        "the scaled rate (bench/README.md).",
         _workload_line(sizes),
         "- Operator: `wsconn run` as the ServiceAccount of deploy/install.yaml (its ClusterRole), default "
         "settings (50 workers, 16 ARM requests in flight, client buckets of ARM's sizes following ARM's "
