@@ -209,6 +209,8 @@ def main(argv: list[str]) -> int:
         say(f"N={plan.size}: done in {size['wall_seconds']:.0f}s; checks failed: {bad or 'none'}")
         if "error" in size:
             say(f"N={plan.size}: stopped after create: {size['error']}")
+        if size.get("interrupted"):
+            break
     results["wall_seconds"] = round(time.monotonic() - began, 1)
     stem = f"{today}-quick" if args.quick else today
     json_path, md_path = report.write(results, args.out, stem)

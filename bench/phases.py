@@ -382,9 +382,11 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
             result["create"] = {"operator_idle_after_seconds": round(idle, 2), **phase_create(ctx, first)}
             try:
                 _after_create(ctx, first, result, repo)
-            except Exception as exc:  # a later phase failing must not lose the figures of those before it
+            except (Exception, KeyboardInterrupt) as exc:  # keep the figures of the phases before it
                 traceback.print_exc()
                 result["error"] = f"{type(exc).__name__}: {exc}"
+                # Ctrl-C or SIGTERM (bench/cli.py): the results so far are written, then the run ends.
+                result["interrupted"] = isinstance(exc, KeyboardInterrupt)
     finally:
         if ctx is not None:
             for operator in ctx.operators:
