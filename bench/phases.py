@@ -75,6 +75,7 @@ GLOBAL_FACTOR = 15
 REAL_CHECKED_TIME_INTERVAL = 3600.0  # --checked-time-interval's default, scaled like the drift interval
 PHASES = ("restart", "rotation", "steady")
 REAL_DRIFT_INTERVAL = 600.0  # the operator's default, which the steady-state phase stands for
+REAL_PASS_TIMEOUT = 120.0  # --pass-timeout's default, stretched by the rate scale
 SETTLE_SECONDS = 3.0
 # "Idle" before the create phase: the operator used under IDLE_SHARE of a core over IDLE_WINDOW seconds. A
 # healthy operator has not necessarily handled its initial listing yet (7,500 Secrets at N = 10,000), and a
@@ -354,6 +355,9 @@ def run_size(plan: SizePlan, repo: Path, work_dir: Path, say: Say) -> dict[str, 
             ctx.operator_env = {
                 **emulator.operator_env(),
                 **operator_rates(1 / plan.arm_rate_scale),
+                # A pass waits for ARM's tokens F times longer at rate scale F: its deadline stretches as well,
+                # or passes queued behind the scaled write bucket fail it and wait on Kopf's retry backoff.
+                "WSCONN_PASS_TIMEOUT": f"{REAL_PASS_TIMEOUT * plan.arm_rate_scale:g}",
                 "KUBECONFIG": str(bench.operator_kubeconfig),
                 "WSCONN_NAMESPACES": ",".join(namespaces),
                 "WSCONN_LOG_LEVEL": "info",
