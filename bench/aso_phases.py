@@ -42,6 +42,7 @@ from bench.phases import (
     _epoch,
     _limits,
     latency_figures,
+    readiness_figures,
     rotation_latencies,
     summarize_arm,
 )
@@ -292,16 +293,14 @@ def aso_create(run: AsoRun, process: AsoProcess) -> dict[str, Any]:
         f"{arm['writes_applied']} PUTs, {arm['reads']} reads"
     )
     return {
-        "all_ready": all_ready,
-        "ready": len(ready_times),
-        "submit_seconds": round(submitted - start.at, 2),
-        "time_to_all_ready_seconds": round(elapsed, 2),
-        "time_to_half_ready_seconds": round(ready_times[len(ready_times) // 2] - start.at, 2)
-        if ready_times
-        else None,
-        "last_put_seconds": round(max(puts, default=start.at) - start.at, 2),
-        "arm_floor_seconds": round(floor, 2),
-        "ratio_to_arm_floor": round(elapsed / floor, 2),
+        **readiness_figures(
+            ready_times,
+            all_ready=all_ready,
+            start=start.at,
+            submitted=submitted,
+            last_put=max(puts, default=start.at),
+            floor=floor,
+        ),
         "arm": arm,
         "connections_in_arm": stored,
         "kubernetes": run.kube(start, end),

@@ -463,6 +463,31 @@ def register_identities(ctx: Context) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def readiness_figures(
+    ready_times: list[float],
+    *,
+    all_ready: bool,
+    start: float,
+    submitted: float,
+    last_put: float,
+    floor: float,
+) -> dict[str, Any]:
+    """The create figures every operator's create phase reports alike (times from the clock's start)."""
+    elapsed = (ready_times[-1] if ready_times else time.time()) - start
+    return {
+        "all_ready": all_ready,
+        "ready": len(ready_times),
+        "submit_seconds": round(submitted - start, 2),
+        "time_to_all_ready_seconds": round(elapsed, 2),
+        "time_to_half_ready_seconds": round(ready_times[len(ready_times) // 2] - start, 2)
+        if ready_times
+        else None,
+        "last_put_seconds": round(last_put - start, 2),
+        "arm_floor_seconds": round(floor, 2),
+        "ratio_to_arm_floor": round(elapsed / floor, 2),
+    }
+
+
 def operator_rates(scale: float) -> dict[str, str]:
     """The operator's client-side refill rates (WSCONN_ARM_*_RATE) times `scale`, as ARM's are scaled (at
     scale 1 the defaults, restated: a later phase's settings replace an earlier one's)."""
@@ -530,20 +555,18 @@ def phase_create(ctx: Context, operator: Operator) -> dict[str, Any]:
         f"{arm['throttled']} x 429"
     )
     return {
-        "all_ready": all_ready,
-        "ready": len(ready_times),
-        "submit_seconds": round(submitted - start.at, 2),
-        "time_to_all_ready_seconds": round(elapsed, 2),
-        "time_to_half_ready_seconds": round(ready_times[len(ready_times) // 2] - start.at, 2)
-        if ready_times
-        else None,
+        **readiness_figures(
+            ready_times,
+            all_ready=all_ready,
+            start=start.at,
+            submitted=submitted,
+            last_put=last_put,
+            floor=plan.arm_floor(),
+        ),
         "first_arm_request_seconds": round(first_request - start.at, 2),
-        "last_put_seconds": round(last_put - start.at, 2),
         "last_put_seconds_by_workspace": last_put_by_workspace(ctx.workspaces, puts, start.at),
         "arm_rate_scale": plan.arm_rate_scale,
         "arm_write_rate_per_bucket": plan.write_rate(),
-        "arm_floor_seconds": round(plan.arm_floor(), 2),
-        "ratio_to_arm_floor": round(elapsed / plan.arm_floor(), 2),
         "client_bucket_floor_seconds": round(plan.client_floor(), 2),
         "arm": arm,
         "connections_in_arm": stored,
