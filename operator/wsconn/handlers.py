@@ -53,7 +53,7 @@ from wsconn.metrics import (
     record_conditions,
 )
 from wsconn.reconciler import ObjectView, ReconcilerClosed, Result, utcnow
-from wsconn.serving import Serving, notify_index_waiters_once, tolerate_missing_resource
+from wsconn.serving import Serving, tolerate_missing_resource
 from wsconn.settings import Settings
 from wsconn.timers import Timers
 
@@ -268,7 +268,6 @@ def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serv
     serving = Serving(registry)
     tracker = ReadyTracker()
     tolerate_missing_resource()
-    notify_index_waiters_once()
     _register_lifecycle(registry, cfg, build, serving, tracker)
     _register_ownership(registry)
     _register_resource(registry, tracker)

@@ -31,7 +31,6 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import kopf
-from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.clients import errors, scanning, watching
 from kopf._cogs.structs import references
 from kopf._core.reactor import observation
@@ -131,28 +130,3 @@ def tolerate_missing_resource() -> None:
 
     continuous_watch.wsconn_tolerant = True  # type: ignore[attr-defined]
     watching.continuous_watch = continuous_watch
-
-
-def notify_index_waiters_once() -> None:
-    """Make Kopf's index gate linear in the number of objects (idempotent).
-
-    Kopf 1.45 holds back every object's handlers until all indexes are filled: each object's processing drops
-    its resource's toggle from the operator's ToggleSet and then waits on the set's condition. Every drop wakes
-    every waiting object (`notify_all`), also when the toggle was already dropped by an earlier object, so
-    starting with N watched objects costs N x N wake-ups: a restart at N = 10,000 resources (17,500 objects
-    with their Secrets) made no pass in 10 minutes, py-spy showing 80% of the CPU in `notify_all` under
-    `drop_toggle` (issue 16). Waking the waiters only when the set changed is the same gate: a waiter's
-    condition depends on the set alone.
-    """
-    toggle_set = aiotoggles.ToggleSet
-    if getattr(toggle_set.drop_toggle, "wsconn_once", False):
-        return
-
-    async def drop_toggle(self: aiotoggles.ToggleSet, toggle: aiotoggles.Toggle) -> None:
-        async with self._condition:
-            if toggle in self._toggles:
-                self._toggles.discard(toggle)
-                self._condition.notify_all()
-
-    drop_toggle.wsconn_once = True  # type: ignore[attr-defined]
-    toggle_set.drop_toggle = drop_toggle  # type: ignore[method-assign]

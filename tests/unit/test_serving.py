@@ -11,7 +11,6 @@ from typing import Any
 
 import kopf
 import pytest
-from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.clients import errors, scanning, watching
 from kopf._cogs.structs import references
 
@@ -131,29 +130,3 @@ def test_a_404_on_the_resources_watch_waits_and_ends_the_stream(monkeypatch: pyt
     other = references.Resource(group="", version="v1", plural="secrets")
     with pytest.raises(errors.APINotFoundError):
         run(scenario(other))
-
-
-def test_kopfs_index_gate_wakes_its_waiters_only_when_the_set_changes() -> None:
-    serving.notify_index_waiters_once()
-    serving.notify_index_waiters_once()  # idempotent
-
-    async def scenario() -> tuple[int, bool]:
-        toggles = aiotoggles.ToggleSet(all)
-        resource = await toggles.make_toggle(name="resource")
-        wakeups = 0
-        notify_all = toggles._condition.notify_all
-
-        def counting() -> None:
-            nonlocal wakeups
-            wakeups += 1
-            notify_all()
-
-        toggles._condition.notify_all = counting  # type: ignore[method-assign]
-        waiter = asyncio.create_task(toggles.wait_for(True))
-        await asyncio.sleep(0)
-        for _ in range(1000):  # every object of the resource drops the same toggle
-            await toggles.drop_toggle(resource)
-        await asyncio.wait_for(waiter, 1)
-        return wakeups, toggles.is_on()
-
-    assert run(scenario()) == (1, True), "one wake-up for the one change, not one per object"
