@@ -289,6 +289,30 @@ def size_result(**plan: Any) -> dict[str, Any]:
     }
 
 
+def results_page(size: dict[str, Any]) -> str:
+    """The results page of one size, on a machine whose facts are all empty."""
+    machine = (
+        "nproc",
+        "memory_gib",
+        "cpu_model",
+        "kernel",
+        "python",
+        "kopf",
+        "operator",
+        "kube_apiserver",
+        "etcd",
+    )
+    results = {
+        "date": "2026-12-02",
+        "command": "bench/run",
+        "wall_seconds": 1.0,
+        "machine": dict.fromkeys(machine, ""),
+        "settings": {"latency": [0.1, 0.3]},
+        "sizes": [size],
+    }
+    return markdown(results, "x.json")
+
+
 def test_the_report_says_how_many_identities_and_which_rate_scale() -> None:
     rows = dict(_rows(size_result()))
     label = (
@@ -303,30 +327,7 @@ def test_the_report_says_how_many_identities_and_which_rate_scale() -> None:
         == "250.0 / 40.5 / 35.0 / 20.5"
     )
     assert rows["First ARM request of the operator at (s)"] == "3.5"
-    page = markdown(
-        {
-            "date": "2026-12-02",
-            "command": "bench/run",
-            "wall_seconds": 1.0,
-            "machine": {
-                k: ""
-                for k in (
-                    "nproc",
-                    "memory_gib",
-                    "cpu_model",
-                    "kernel",
-                    "python",
-                    "kopf",
-                    "operator",
-                    "kube_apiserver",
-                    "etcd",
-                )
-            },
-            "settings": {"latency": [0.1, 0.3]},
-            "sizes": [size_result()],
-        },
-        "x.json",
-    )
+    page = results_page(size_result())
     assert "in team namespaces, each in one subscription" in page
 
 
@@ -353,30 +354,7 @@ def test_the_last_put_of_each_subscription_is_reported() -> None:
 
 def test_a_phase_that_failed_after_create_is_in_the_errors_with_the_create_figures_kept() -> None:
     failed = {**size_result(), "error": "RuntimeError: restart: 0 of 10000 resources re-examined"}
-    page = markdown(
-        {
-            "date": "2026-12-02",
-            "command": "bench/run",
-            "wall_seconds": 1.0,
-            "machine": dict.fromkeys(
-                (
-                    "nproc",
-                    "memory_gib",
-                    "cpu_model",
-                    "kernel",
-                    "python",
-                    "kopf",
-                    "operator",
-                    "kube_apiserver",
-                    "etcd",
-                ),
-                "",
-            ),
-            "settings": {"latency": [0.1, 0.3]},
-            "sizes": [failed],
-        },
-        "x.json",
-    )
+    page = results_page(failed)
     assert "| **Create** N: time until every resource is Ready (s) | 700.0 |" in page
     assert (
         "- N = 10000, after create (the figures above are those of the phases before): "
