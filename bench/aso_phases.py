@@ -33,7 +33,7 @@ from bench.aso import BINARY
 from bench.aso_process import AsoProcess
 from bench.aso_proxy import DiscoveryProxy, write_certificates
 from bench.aso_workload import ASO_CRD_NAME, aso_connection, aso_path, aso_ready, stand_in_crd
-from bench.kube import ASO_NAMESPACE, ASO_SA, ASO_USER, ReadyWatcher, secret_path, service_account_token
+from bench.kube import ASO_NAMESPACE, ASO_SA, ASO_USER, ReadyWatcher, service_account_token
 from bench.phases import (
     ARM_BUCKETS,
     SETTLE_SECONDS,
@@ -41,6 +41,7 @@ from bench.phases import (
     Mark,
     _epoch,
     _limits,
+    fire_rotations,
     latency_figures,
     readiness_figures,
     rotation_latencies,
@@ -331,22 +332,8 @@ def aso_restart(run: AsoRun) -> tuple[AsoProcess, dict[str, Any]]:
 def aso_rotation(run: AsoRun, process: AsoProcess) -> dict[str, Any]:
     """The same paced Secret changes as ours, on ASO's items; latency to ASO's next PUT of the connection."""
     ctx, plan = run.ctx, run.ctx.plan
-    step = max(1, len(run.items) // plan.rotations)
-    chosen = [run.items[(k * step) % len(run.items)] for k in range(plan.rotations)]
-    ctx.say(f"N={plan.size}: ASO rotation: {len(chosen)} Secret changes, one every {plan.rotation_pace}s")
     start = run.mark(process)
-    fired: list[tuple[Item, float]] = []
-    for item in chosen:
-        secret = item.secrets[0]
-        key = sorted(secret["stringData"])[0]
-        value = f"{key}-rotated-{uuid.uuid4().hex}"
-        secret["stringData"][key] = value
-        at = time.time()
-        ctx.bench.kube.merge_patch(
-            secret_path(item.namespace, secret["metadata"]["name"]), {"stringData": {key: value}}
-        )
-        fired.append((item, at))
-        time.sleep(plan.rotation_pace)
+    fired = fire_rotations(ctx, run.items, "ASO rotation")
     latencies = rotation_latencies(ctx, start, fired, timeout=60.0, client_id=run.client_id)
     time.sleep(SETTLE_SECONDS)
     end = run.mark(process)

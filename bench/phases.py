@@ -676,14 +676,13 @@ def phase_restart(ctx: Context, first: Operator, result: dict[str, Any]) -> Oper
     return second
 
 
-def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
-    """Change one Secret value at a time; latency from the patch to the PUT that carries it."""
+def fire_rotations(ctx: Context, candidates: list[Item], label: str) -> list[tuple[Item, float]]:
+    """Change one Secret value of `plan.rotations` items spread over `candidates`, one every rotation pace;
+    (item, when its patch was sent) for each."""
     plan = ctx.plan
-    candidates = [i for i in ctx.items if i.secrets]
     step = max(1, len(candidates) // plan.rotations)
     chosen = [candidates[(k * step) % len(candidates)] for k in range(plan.rotations)]
-    ctx.say(f"N={plan.size}: rotation: {len(chosen)} Secret changes, one every {plan.rotation_pace}s")
-    start = ctx.mark(operator)
+    ctx.say(f"N={plan.size}: {label}: {len(chosen)} Secret changes, one every {plan.rotation_pace}s")
     fired: list[tuple[Item, float]] = []
     for item in chosen:
         secret = item.secrets[0]
@@ -695,6 +694,14 @@ def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
         ctx.bench.kube.merge_patch(path, {"stringData": {key: value}})
         fired.append((item, at))
         time.sleep(plan.rotation_pace)
+    return fired
+
+
+def phase_rotation(ctx: Context, operator: Operator) -> dict[str, Any]:
+    """Change one Secret value at a time; latency from the patch to the PUT that carries it."""
+    plan = ctx.plan
+    start = ctx.mark(operator)
+    fired = fire_rotations(ctx, [i for i in ctx.items if i.secrets], "rotation")
     latencies = rotation_latencies(ctx, start, fired, timeout=60.0)
     time.sleep(SETTLE_SECONDS)
     end = ctx.mark(operator)
