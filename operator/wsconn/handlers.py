@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 import kopf
 
+from wsconn import indexgate
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versions_of
@@ -268,6 +269,7 @@ def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serv
     serving = Serving(registry)
     tracker = ReadyTracker()
     tolerate_missing_resource()
+    indexgate.install()
     _register_lifecycle(registry, cfg, build, serving, tracker)
     _register_ownership(registry)
     _register_resource(registry, tracker)

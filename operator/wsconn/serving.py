@@ -11,8 +11,8 @@ Alone, Kopf then fails three ways (measured, issue 12):
   finalizer is ever released: the CRD stays Terminating;
 - started before the CRD exists: it never serves it.
 
-So, and this is the only module that reaches into Kopf's internals (kopf is pinned; tests/unit/test_serving.py
-and tests/e2e/test_crd_lifecycle.py fail if they change):
+So, and (with indexgate.py) this is one of the two modules that reach into Kopf's internals (kopf is pinned;
+tests/unit/test_serving.py and tests/e2e/test_crd_lifecycle.py fail if they change):
 
 1. `Serving.observe` reads the API group's discovery document every 10 s (one GET; discovery needs no RBAC) and revises
    what Kopf watches when the resource appears, vanishes or starts terminating, as Kopf's own scanning would.
