@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -28,13 +29,27 @@ Check = Callable[[ObjectView], Awaitable[None]]
 Due = Callable[[ObjectView], bool]
 
 
+# The status fields the due tests read (Reconciler.drift_check_due and grace_over, when the reconciler has no
+# status of its own for the resource yet): all the sweeps look at for a resource not yet due.
+DUE_FIELDS = ("observedGeneration", "observedGenerationTime", "lastCheckedTime")
+
+
 @dataclass(frozen=True)
 class Watched:
-    """What the timers keep of one watched resource: its view, and the two filters computed once per event."""
+    """What the timers keep of one watched resource: a skeleton view for the due tests (identity, generation and
+    DUE_FIELDS; no spec), the whole view packed as compact JSON (unpacked only for a timed pass), and the two
+    filters computed once per event. Packed, a resource costs about 2.5 KiB instead of 7 (the parsed spec and
+    status; measured with tracemalloc on a 3.4 KB resource, issue 16)."""
 
-    view: ObjectView
+    basis: ObjectView
+    packed: bytes
     ready: bool  # Ready for its current generation: the drift check's filter
     waiting: bool  # waiting for a Secret within its grace: the grace timer's filter
+
+    def view(self) -> ObjectView:
+        """The view a timed pass needs."""
+        spec, status, annotations = json.loads(self.packed)
+        return replace(self.basis, spec=spec, status=status, annotations=annotations)
 
 
 def watched(body: Mapping[str, Any]) -> Watched | None:
@@ -44,9 +59,11 @@ def watched(body: Mapping[str, Any]) -> Watched | None:
         return None
     view = ObjectView.from_body(body)
     # Kopf's own records (status.kopf) are Kopf's business, not a pass's: not kept.
-    view = replace(view, status={k: v for k, v in view.status.items() if k != FRAMEWORK_FIELD})
-    status = Status.from_raw(view.status)
-    return Watched(view, status.is_ready(view.generation), grace.waiting(status))
+    kept = {k: v for k, v in view.status.items() if k != FRAMEWORK_FIELD}
+    status = Status.from_raw(kept)
+    basis = replace(view, spec={}, status={k: kept[k] for k in DUE_FIELDS if k in kept}, annotations={})
+    packed = json.dumps([view.spec, kept, view.annotations], separators=(",", ":")).encode()
+    return Watched(basis, packed, status.is_ready(view.generation), grace.waiting(status))
 
 
 class Timers:
@@ -94,16 +111,18 @@ class Timers:
         """The views whose drift check is due now: Ready, due, and not already in a timed pass."""
         _, due, _ = self._drift
         return [
-            w.view for uid, w in self._items.items() if w.ready and uid not in self._running and due(w.view)
+            w.view()
+            for uid, w in self._items.items()
+            if w.ready and uid not in self._running and due(w.basis)
         ]
 
     def due_grace(self) -> list[ObjectView]:
         """The views whose grace has ended now: waiting for a Secret, over, and not already in a timed pass."""
         _, over, _ = self._grace
         return [
-            w.view
+            w.view()
             for uid, w in self._items.items()
-            if w.waiting and uid not in self._running and over(w.view)
+            if w.waiting and uid not in self._running and over(w.basis)
         ]
 
     def start(self) -> None:

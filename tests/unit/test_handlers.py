@@ -8,10 +8,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 import kopf
 import pytest
+from aiohttp import web
 from kopf._core.engines import posting
 
 from tests.unit.fakes import NOW, Shell, apikey_spec, secret, view
@@ -287,7 +289,10 @@ def test_only_ready_resources_not_being_deleted_get_drift_checks() -> None:
     assert wiring.timers.due_drift() == [], "not Ready for its generation"
     wiring.timers.seen(body(obj, generation=1))
     assert [v.uid for v in wiring.timers.due_drift()] == [obj.uid]
-    assert "kopf" not in wiring.timers.due_drift()[0].status, "Kopf's records are not kept"
+    checked = wiring.timers.due_drift()[0]
+    assert "kopf" not in checked.status, "Kopf's records are not kept"
+    full = ObjectView.from_body(body(obj, generation=1))
+    assert checked == replace(full, status={k: v for k, v in full.status.items() if k != "kopf"})
     wiring.timers.seen(body(obj, deletionTimestamp="2026-01-01T00:00:00Z"))
     assert wiring.timers.due_drift() == [], "being deleted"
     assert len(wiring.timers) == 0
@@ -630,8 +635,8 @@ def test_kopfs_last_handled_spec_moves_from_the_old_annotations_to_status_once()
 
 
 def test_kopfs_session_to_the_api_server_has_a_bounded_number_of_connections() -> None:
-    assert handlers.api_connections(Settings()) == 66, "cluster-wide: two watch streams, 64 for the rest"
-    assert handlers.api_connections(Settings(namespaces=("a", "b", "c"))) == 70
+    assert handlers.api_connections(Settings()) == 10, "cluster-wide: two watch streams, 8 for the rest"
+    assert handlers.api_connections(Settings(namespaces=("a", "b", "c"))) == 14
     info = kopf.ConnectionInfo(server="https://api.test", token="t0ken", default_namespace="ns")
 
     async def scenario() -> None:
@@ -645,3 +650,52 @@ def test_kopfs_session_to_the_api_server_has_a_bounded_number_of_connections() -
             await context.aiohttp_session.close()
 
     in_loop(scenario)
+
+
+def test_kopfs_list_and_watch_of_secrets_ask_for_metadata_only() -> None:
+    seen: dict[str, str] = {}
+    items: dict[str, Any] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        seen[request.path_qs] = request.headers.get("Accept", "")
+        if "as=PartialObjectMetadataList" in seen[request.path_qs]:
+            # What kube-apiserver answers for an empty namespace.
+            return web.json_response({"kind": "PartialObjectMetadataList", "items": None})
+        return web.json_response({"kind": "WhateverList", "items": None})
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", record)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        info = kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}/proxy", token="t0ken")
+        context = handlers.bounded_session(info, 4)
+        try:
+            for path in [
+                "/api/v1/secrets?watch=true",
+                "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=7",
+                "/api/v1/namespaces/team-a/secrets?limit=500",
+                "/api/v1/namespaces/team-a/secrets/app-creds",
+                "/apis/azureml.dev/v1alpha1/namespaces/team-a/workspaceconnections?watch=true",
+            ]:
+                async with context.aiohttp_session.get(f"{info.server}{path}") as response:
+                    items[path] = (await response.json())["items"]
+        finally:
+            await context.aiohttp_session.close()
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+    many = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    assert seen == {
+        "/proxy/api/v1/secrets?watch=true": one,
+        "/proxy/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=7": one,
+        "/proxy/api/v1/namespaces/team-a/secrets?limit=500": many,
+        "/proxy/api/v1/namespaces/team-a/secrets/app-creds": "*/*",
+        "/proxy/apis/azureml.dev/v1alpha1/namespaces/team-a/workspaceconnections?watch=true": "*/*",
+    }
+    assert items["/api/v1/namespaces/team-a/secrets?limit=500"] == [], "Kopf's listing iterates the items"
+    assert items["/api/v1/namespaces/team-a/secrets/app-creds"] is None, "other answers are as they come"

@@ -21,7 +21,9 @@ REQUEST_TIMEOUT = 15.0
 # Requests in flight to the API server at once; more wait their turn (as long as they must: a pass has its
 # own deadline). Unbounded bursts (1,000 trigger patches at once) met the API server's 429s, and waiting in
 # httpx's own pool queue costs CPU quadratic in its length (py-spy: all of a restart's CPU at N = 1,000).
-MAX_CONNECTIONS = 32
+# Each open TLS connection holds about 300 KiB (asyncio's read buffer and OpenSSL's); eight carry a request
+# each in a few milliseconds, over a thousand a second.
+MAX_CONNECTIONS = 8
 MERGE_PATCH = "application/merge-patch+json"
 
 
