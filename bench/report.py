@@ -266,6 +266,13 @@ def _aso_rows(size: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def column_name(size: dict[str, Any]) -> str:
+    """A column's header: its N, and the second client's rate when one spent writes beside it (a run of the
+    same N without one may stand on the same page)."""
+    rate = (size.get("plan") or {}).get("second_client_rate") or 0
+    return f"N = {size['n']:,}" + (f", second client {rate:g}/s" if rate else "")
+
+
 def _columns(sizes: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[str]]]:
     """Header cells, row labels and the cells of each row: one column per N for this operator and, where
     `--with-aso` ran, one for Azure Service Operator beside it."""
@@ -278,7 +285,7 @@ def _columns(sizes: list[dict[str, Any]]) -> tuple[list[str], list[str], list[li
         if not labels:
             labels = [label for label, _ in own]
         by_position = {labels[i]: value for i, (_, value) in enumerate(own)}
-        headers.append(f"N = {size['n']:,}")
+        headers.append(column_name(size))
         columns.append(by_position)
         if "aso" in size:
             aso = _aso_rows(size)
@@ -340,7 +347,7 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
         for label, row in zip(labels, cells, strict=True):
             lines.append(f"| {label} | " + " | ".join(row) + " |")
         lines += ["", "## Checks", ""]
-        lines.append("| Check | " + " | ".join(f"N = {s['n']:,}" for s in sizes) + " |")
+        lines.append("| Check | " + " | ".join(column_name(s) for s in sizes) + " |")
         lines.append("|---|" + "---:|" * len(sizes))
         checks = list(dict.fromkeys(c for s in sizes for c in s.get("checks", {})))  # skipped phases: n/a
         for check in checks:

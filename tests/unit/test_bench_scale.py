@@ -23,7 +23,7 @@ from bench.phases import (
     operator_rates,
     workload_examples,
 )
-from bench.report import _rows, markdown
+from bench.report import _rows, column_name, markdown
 from bench.workload import (
     NAMESPACE_IDENTITY_SECRET,
     OPERATOR_PRINCIPAL,
@@ -360,3 +360,11 @@ def test_a_phase_that_failed_after_create_is_in_the_errors_with_the_create_figur
         "- N = 10000, after create (the figures above are those of the phases before): "
         "RuntimeError: restart: 0 of 10000 resources re-examined"
     ) in page
+
+
+def test_a_column_with_a_second_client_says_so_beside_its_n() -> None:
+    alone, shared = size_result(), size_result(second_client_rate=2.0)
+    assert column_name(alone) == "N = 10,000"
+    assert column_name(shared) == "N = 10,000, second client 2/s"
+    header = next(line for line in results_page(shared).splitlines() if line.startswith("| Figure"))
+    assert header == "| Figure | N = 10,000, second client 2/s |"
