@@ -246,7 +246,11 @@ async def secrets_as_metadata(
             if request.url.query.get("watch") == "true"
             else "PartialObjectMetadataList"
         )
-        request.headers[aiohttp.hdrs.ACCEPT] = f"application/json;as={kind};g=meta.k8s.io;v=v1"
+        # Plain JSON as the fallback, as client-go's metadata client asks: a server or proxy that does not
+        # know `as=` then answers whole Secrets, which the watch handles the same.
+        request.headers[aiohttp.hdrs.ACCEPT] = (
+            f"application/json;as={kind};g=meta.k8s.io;v=v1,application/json"
+        )
     return await handler(request)
 
 

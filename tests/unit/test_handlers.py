@@ -688,8 +688,8 @@ def test_kopfs_list_and_watch_of_secrets_ask_for_metadata_only() -> None:
             await runner.cleanup()
 
     asyncio.run(scenario())
-    one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
-    many = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+    many = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
     assert seen == {
         "/proxy/api/v1/secrets?watch=true": one,
         "/proxy/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=7": one,
