@@ -105,7 +105,9 @@ class AsoRun:
 
     def start(self, label: str, **extra: str) -> AsoProcess:
         """A fresh ASO process with the common environment plus `extra`, ready."""
-        process = AsoProcess(BINARY, {**self.env, **extra}, self.ctx.work_dir / f"aso-{label}.log").start()
+        process = AsoProcess(
+            BINARY, env={**self.env, **extra}, log_path=self.ctx.work_dir / f"aso-{label}.log"
+        ).start()
         self.processes.append(process)
         process.wait_healthy()
         return process

@@ -10,14 +10,11 @@ pointing at the discovery proxy (bench/aso_proxy.py).
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.operator import ManagedProcess, ProcStats
-from wsconn_testbed.controlplane import free_port
+from bench.operator import ManagedProcess
 
 # Inherited variables that would change what ASO does or where it connects: every Azure and proxy setting
 # comes from the harness.
@@ -40,13 +37,6 @@ class AsoProcess(ManagedProcess):
     """One ASO controller process with a given environment; its output goes to a file."""
 
     binary: Path
-    env: Mapping[str, str]
-    log_path: Path
-    health_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    popen: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0  # time.time() just before the process was spawned
-    last_stats: ProcStats | None = None
     NAME = "ASO"
 
     def start(self) -> AsoProcess:

@@ -59,13 +59,19 @@ def proc_stats(pid: int) -> ProcStats:
     )
 
 
+@dataclass(kw_only=True)
 class ManagedProcess:
-    """What the benchmark does with a process it started (this operator, Azure Service Operator): its pid,
-    its /proc figures, SIGTERM and the exit code, and the check that it still runs."""
+    """What the benchmark does with a process it started (this operator, Azure Service Operator): its
+    environment, log file and ports, its pid, its /proc figures, SIGTERM and the exit code, and the check that
+    it still runs."""
 
-    popen: subprocess.Popen[bytes] | None
-    last_stats: ProcStats | None
+    env: Mapping[str, str]
     log_path: Path
+    health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    popen: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # time.time() just before the process was spawned
+    last_stats: ProcStats | None = None
     NAME = "process"
 
     @property
@@ -123,13 +129,6 @@ class ManagedProcess:
 class Operator(ManagedProcess):
     """One `wsconn run` process with a given environment; logs go to a file."""
 
-    env: Mapping[str, str]
-    log_path: Path
-    health_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    popen: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0  # time.time() just before the process was spawned
-    last_stats: ProcStats | None = None
     NAME = "operator"
 
     def start(self) -> Operator:

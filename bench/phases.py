@@ -249,7 +249,7 @@ class Context:
     def start_operator(self, label: str, **extra: str) -> Operator:
         """Start `wsconn run` with the common environment plus `extra`, and wait until it is healthy."""
         env = {**self.operator_env, **extra}
-        operator = Operator(env, self.work_dir / f"operator-{label}.log").start()
+        operator = Operator(env=env, log_path=self.work_dir / f"operator-{label}.log").start()
         self.operators.append(operator)
         operator.wait_healthy()
         return operator
