@@ -45,6 +45,7 @@ from wsconn.core import grace, ownership
 from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.core.ownership import Claimant
 from wsconn.kube.client import MERGE_PATCH, Endpoint, KubeClient, KubeError
+from wsconn.kube.secrets import metadata_only
 from wsconn.kube.status import resource_path
 from wsconn.logs import object_logger, ref_logger
 from wsconn.metrics import (
@@ -246,11 +247,8 @@ async def secrets_as_metadata(
             if request.url.query.get("watch") == "true"
             else "PartialObjectMetadataList"
         )
-        # Plain JSON as the fallback, as client-go's metadata client asks: a server or proxy that does not
-        # know `as=` then answers whole Secrets, which the watch handles the same.
-        request.headers[aiohttp.hdrs.ACCEPT] = (
-            f"application/json;as={kind};g=meta.k8s.io;v=v1,application/json"
-        )
+        # A server or proxy that does not know `as=` answers whole Secrets, which the watch handles the same.
+        request.headers[aiohttp.hdrs.ACCEPT] = metadata_only(kind)
     return await handler(request)
 
 

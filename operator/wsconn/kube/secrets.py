@@ -20,8 +20,17 @@ from wsconn.kube.client import KubeClient, KubeError
 
 log = logging.getLogger("wsconn.secrets")
 LIST_CHUNK = 500
+
+
+def metadata_only(kind: str) -> str:
+    """The Accept header that asks for `kind` (PartialObjectMetadata or PartialObjectMetadataList): metadata
+    without data. Plain JSON is the fallback, as client-go's metadata client asks, so a server or proxy that
+    does not know `as=` answers whole objects instead of 406."""
+    return f"application/json;as={kind};g=meta.k8s.io;v=v1,application/json"
+
+
 # The list as metadata only: names are all it needs, and Secret data never travels for it.
-METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_ONLY = metadata_only("PartialObjectMetadataList")
 
 
 class SecretReadError(Exception):
