@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wsconn.api.status import FRAMEWORK_FIELD, Status
+from wsconn.api.status import FRAMEWORK_FIELD, Status, raw_fields
 from wsconn.core import grace
 from wsconn.reconciler import ObjectView
 
@@ -31,7 +31,7 @@ Due = Callable[[ObjectView], bool]
 
 # The status fields the due tests read (Reconciler.drift_check_due and grace_over, when the reconciler has no
 # status of its own for the resource yet): all the sweeps look at for a resource not yet due.
-DUE_FIELDS = ("observedGeneration", "observedGenerationTime", "lastCheckedTime")
+DUE_FIELDS = raw_fields("observed_generation", "observed_generation_time", "last_checked_time")
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,13 @@ _RAW: Final = {
     "last_handled_reconcile_at": "lastHandledReconcileAt",
 }
 FIELDS: Final = tuple(_RAW.values())
+
+
+def raw_fields(*attributes: str) -> tuple[str, ...]:
+    """The `.status` keys of some Status attributes."""
+    return tuple(_RAW[a] for a in attributes)
+
+
 # The operator framework's (Kopf's) own records: handler progress and the last handled spec. The operator
 # neither reads nor patches it; it is in status so that Kopf's bookkeeping and the pass's status are one patch.
 FRAMEWORK_FIELD: Final = "kopf"
