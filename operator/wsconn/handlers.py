@@ -494,8 +494,9 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
     ) -> None:
         """Re-reconcile the resources that use a Secret that appeared, changed or went away."""
         secret = SecretRef(namespace or "", name)
-        memo.seen_secrets.changed(secret, deleted=type == "DELETED")
-        version = "deleted" if type == "DELETED" else str(meta.get("resourceVersion"))
+        current = None if type == "DELETED" else str(meta.get("resourceVersion") or "")
+        memo.seen_secrets.changed(secret, version=current)
+        version = "deleted" if current is None else current
         index: kopf.Index[SecretRef, tuple[str, str | None, str | None]] = kwargs["secret_users"]
         users = index.get(secret, ())
         for resource, marker in secret_markers(users, secret, version, listing=type is None):

@@ -69,10 +69,10 @@ async def build(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo)
     principals = Principals(arm, operator_auth, cfg.scope)
     memo.seen_secrets = SeenSecrets(kube)
     # Narrowed by --secret-selector, the watch does not see every Secret: then every Secret is read.
-    seen = None if cfg.secret_selector else memo.seen_secrets.seen
+    watch = None if cfg.secret_selector else memo.seen_secrets
     reconciler = Reconciler(
         principals=principals,
-        secrets=SecretReader(kube, seen=seen),
+        secrets=SecretReader(kube, watch=watch),
         status_writer=status_writer,
         config=ReconcileConfig(
             default_api_version=cfg.default_api_version,

@@ -76,11 +76,14 @@ def secret(name: str, data: Mapping[str, bytes] | None = None, version: str = "1
 
 @dataclass
 class FakeSecrets:
-    """Secrets by reference; a missing one reads as None; `error` is raised instead of reading."""
+    """Secrets by reference; a missing one reads as None; `error` is raised instead of reading. With `watched`,
+    `versions` answers as the Secret watch does (the stored Secrets' versions); without, it knows nothing
+    (the watch narrowed by --secret-selector, or a namespace not listed yet)."""
 
     secrets: dict[SecretRef, FetchedSecret] = field(default_factory=dict)
     error: Exception | None = None
     reads: list[SecretRef] = field(default_factory=list)
+    watched: bool = False
 
     def put(self, namespace: str, found: FetchedSecret) -> None:
         """Store a Secret in `namespace`."""
@@ -93,6 +96,13 @@ class FakeSecrets:
         if self.error is not None:
             raise self.error
         return {ref: self.secrets.get(ref) for ref in refs}
+
+    def versions(self, refs: Iterable[SecretRef]) -> dict[SecretRef, str] | None:
+        """The stored Secrets' versions when `watched` and all exist; else None."""
+        refs = list(refs)
+        if not self.watched or any(ref not in self.secrets for ref in refs):
+            return None
+        return {ref: self.secrets[ref].resource_version for ref in refs}
 
 
 @dataclass

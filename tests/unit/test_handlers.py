@@ -34,10 +34,10 @@ class FakeSeen:
     """Records the Secret events handed to SeenSecrets."""
 
     def __init__(self) -> None:
-        self.changes: list[tuple[SecretRef, bool]] = []
+        self.changes: list[tuple[SecretRef, str | None]] = []
 
-    def changed(self, ref: SecretRef, *, deleted: bool) -> None:
-        self.changes.append((ref, deleted))
+    def changed(self, ref: SecretRef, *, version: str | None) -> None:
+        self.changes.append((ref, version))
 
 
 class FakeEvents:
@@ -475,24 +475,24 @@ def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
     }
 
 
-def test_every_secret_event_reaches_the_list_of_secrets_that_exist() -> None:
+def test_every_secret_event_reaches_the_list_of_secrets_that_exist_with_its_version() -> None:
     wiring = Wiring()
 
     async def events() -> None:
-        for kind in (None, "ADDED", "MODIFIED", "DELETED"):
+        for version, kind in enumerate((None, "ADDED", "MODIFIED", "DELETED")):
             await wiring.call(
                 "secret_event",
                 "watching",
                 type=kind,
                 name="openai",
                 namespace="team-a",
-                meta={"resourceVersion": "7"},
+                meta={"resourceVersion": str(version)},
                 secret_users={},
             )
 
     in_loop(events)
     ref = SecretRef("team-a", "openai")
-    assert wiring.seen.changes == [(ref, False), (ref, False), (ref, False), (ref, True)]
+    assert wiring.seen.changes == [(ref, "0"), (ref, "1"), (ref, "2"), (ref, None)]
 
 
 @pytest.mark.parametrize(

@@ -169,20 +169,47 @@ def test_an_event_names_the_object_and_a_failure_to_post_it_is_only_logged(
     assert "could not post the Applied event" in caplog.text
 
 
+class Watch:
+    """The Secret watch as a dict: a Secret's version, False where it is known absent, None unknown."""
+
+    def __init__(self, known: dict[SecretRef, str | bool | None], default: bool | None) -> None:
+        self.known, self.default = known, default
+
+    def seen(self, ref: SecretRef) -> bool | None:
+        value = self.known.get(ref, self.default)
+        return value if value is None or isinstance(value, bool) else True
+
+    def version(self, ref: SecretRef) -> str | None:
+        value = self.known.get(ref)
+        return value if isinstance(value, str) else None
+
+
 def test_a_secret_the_watch_has_not_seen_is_absent_without_a_request_and_an_unknown_one_is_read() -> None:
     api = ApiServer({("GET", "/api/v1/namespaces/ns/secrets/openai"): [(200, SECRET), (200, SECRET)]})
-    seen: dict[SecretRef, bool | None] = {SecretRef("ns", "openai"): True}
-    reader = SecretReader(api.client(), seen=lambda ref: seen.get(ref, False))
+    reader = SecretReader(api.client(), watch=Watch({SecretRef("ns", "openai"): "7"}, default=False))
     refs = [SecretRef("ns", "openai"), SecretRef("ns", "wsconn-azure-credentials")]
     found = run(reader.fetch(refs))
     assert found[SecretRef("ns", "wsconn-azure-credentials")] is None
     assert [r[1] for r in api.requests] == ["/api/v1/namespaces/ns/secrets/openai"], "one request, not two"
-    unknown = SecretReader(api.client(), seen=lambda ref: None)
+    unknown = SecretReader(api.client(), watch=Watch({}, default=None))
     assert run(unknown.fetch([SecretRef("ns", "openai")]))[SecretRef("ns", "openai")] is not None
 
 
+def test_versions_come_from_the_watch_without_a_request_and_only_when_every_secret_is_known() -> None:
+    api = ApiServer({})
+    a, b = SecretRef("ns", "a"), SecretRef("ns", "b")
+    watch = Watch({a: "7", b: "9"}, default=False)
+    assert SecretReader(api.client(), watch=watch).versions([a, b]) == {a: "7", b: "9"}
+    assert SecretReader(api.client(), watch=watch).versions([]) == {}
+    assert SecretReader(api.client(), watch=watch).versions([a, SecretRef("ns", "c")]) is None, "c is absent"
+    assert SecretReader(api.client(), watch=Watch({a: ""}, default=None)).versions([a]) is None, "no version"
+    assert SecretReader(api.client()).versions([a]) is None, "without the watch (--secret-selector)"
+    assert api.requests == []
+
+
 def names_page(names: list[str], token: str = "") -> dict[str, Any]:
-    return {"metadata": {"continue": token}, "items": [{"metadata": {"name": n}} for n in names]}
+    items = [{"metadata": {"name": n, "resourceVersion": f"{n}1"}} for n in names]
+    return {"metadata": {"continue": token}, "items": items}
 
 
 def test_which_secrets_exist_is_listed_once_per_namespace_as_metadata_then_kept_by_events() -> None:
@@ -192,14 +219,18 @@ def test_which_secrets_exist_is_listed_once_per_namespace_as_metadata_then_kept_
 
     async def scenario() -> None:
         assert seen.seen(SecretRef("ns", "a")) is None, "not listed yet: unknown, and the list is asked for"
-        seen.changed(SecretRef("ns", "d"), deleted=False)  # while the list is on its way
-        seen.changed(SecretRef("ns", "c"), deleted=True)
+        assert seen.version(SecretRef("ns", "a")) is None
+        seen.changed(SecretRef("ns", "d"), version="d1")  # while the list is on its way
+        seen.changed(SecretRef("ns", "c"), version=None)
         assert seen.seen(SecretRef("ns", "a")) is None
         await asyncio.sleep(0.1)
         assert [seen.seen(SecretRef("ns", n)) for n in "abcde"] == [True, True, False, True, False]
-        seen.changed(SecretRef("ns", "e"), deleted=False)
-        seen.changed(SecretRef("ns", "a"), deleted=True)
+        assert [seen.version(SecretRef("ns", n)) for n in "abcd"] == ["a1", "b1", None, "d1"]
+        seen.changed(SecretRef("ns", "e"), version="e1")
+        seen.changed(SecretRef("ns", "a"), version=None)
+        seen.changed(SecretRef("ns", "b"), version="b2")
         assert [seen.seen(SecretRef("ns", n)) for n in "ae"] == [False, True]
+        assert [seen.version(SecretRef("ns", n)) for n in "abe"] == [None, "b2", "e1"]
         await seen.close()
 
     run(scenario())

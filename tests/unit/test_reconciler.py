@@ -107,7 +107,10 @@ def test_secrets_are_read_from_the_resources_own_namespace_only() -> None:
     shell = Shell()
     shell.secrets.put("other", secret("openai"))
     reconcile(shell, view())
-    assert shell.secrets.reads == [SecretRef("ns", "openai"), SecretRef("ns", "wsconn-azure-credentials")]
+    assert sorted(shell.secrets.reads) == [
+        SecretRef("ns", "openai"),
+        SecretRef("ns", "wsconn-azure-credentials"),
+    ]
 
 
 def test_a_pass_starts_from_the_latest_status_this_process_wrote() -> None:
@@ -210,6 +213,81 @@ def test_the_deep_check_compares_credentials_and_puts_them_right() -> None:
     assert shell.arm.methods() == ["GET", "PUT", "GET", "POST", "PUT"]
     assert result.events[0].message == "credentials changed in Azure: key"
     assert "changed-in-the-portal" not in repr(result)
+
+
+# ---- apply: at rest, without Secret values ------------------------------------------------------------------
+
+OPENAI = SecretRef("ns", "openai")
+
+
+def watched(shell: Shell) -> Shell:
+    """The shell with the Secret watch knowing every stored Secret's version."""
+    shell.secrets.watched = True
+    return shell
+
+
+def test_a_pass_whose_secrets_the_watch_has_at_the_applied_versions_reads_no_value() -> None:
+    shell = watched(Shell())
+    obj, _ = applied(shell)
+    shell.secrets.reads.clear()
+    assert reconcile(shell, obj).patch == {}
+    shell.now = NOW + dt.timedelta(seconds=2000)
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["GET", "PUT", "GET"], "the drift check still reads Azure"
+    assert result.patch == {}
+    assert conditions(result)["Ready"] == ("True", "Succeeded")
+    assert OPENAI not in shell.secrets.reads, "at rest, no pass read the connection's Secret"
+
+
+def test_a_version_the_watch_has_not_applied_reads_the_values_and_puts_them() -> None:
+    shell = watched(Shell())
+    obj, _ = applied(shell)
+    shell.secrets.reads.clear()
+    shell.secrets.put("ns", secret("openai", {"api-key": b"sk-rotated-value"}, version="2"))
+    result = reconcile(shell, obj)
+    assert shell.secrets.reads.count(OPENAI) == 1
+    assert shell.arm.methods() == ["GET", "PUT", "PUT"]
+    assert shell.arm.calls[2].body["properties"]["credentials"] == {"key": "sk-rotated-value"}  # type: ignore[index]
+    assert result.status.secret_versions == {"openai": "2"}
+
+
+def test_drift_found_at_rest_reads_the_values_and_puts_them_after_one_get() -> None:
+    shell = watched(Shell())
+    obj = due(shell)
+    shell.secrets.reads.clear()
+    shell.arm.connections[ID.lower()]["properties"].update(target="https://evil.example")
+    result = reconcile(shell, obj)
+    assert shell.arm.methods() == ["GET", "PUT", "GET", "PUT"], (
+        "one GET: the full pass judges the same answer"
+    )
+    assert shell.secrets.reads.count(OPENAI) == 1
+    assert [e.reason for e in result.events] == ["DriftCorrected", "Applied"]
+    assert shell.arm.calls[3].body["properties"]["credentials"] == {"key": "sk-canary-value"}  # type: ignore[index]
+
+
+def test_the_deep_check_and_a_requested_pass_read_the_values_though_the_watch_knows_them() -> None:
+    config = ReconcileConfig(default_api_version="2025-06-01", drift_interval=600, deep_drift_check=True)
+    deep = watched(Shell(config=config))
+    obj = due(deep)
+    deep.secrets.reads.clear()
+    deep.arm.listed_credentials = {"key": "sk-canary-value"}
+    assert reconcile(deep, obj).patch == {}
+    assert deep.arm.methods() == ["GET", "PUT", "GET", "POST"]
+    assert OPENAI in deep.secrets.reads, "listsecrets is compared with the values"
+    shell = watched(Shell())
+    obj, _ = applied(shell)
+    shell.secrets.reads.clear()
+    reconcile(shell, annotated(obj, **{"azureml.dev/reconcile-requested-at": "2026-06-01T10:00:05Z"}))
+    assert OPENAI in shell.secrets.reads
+
+
+def test_a_secret_the_watch_does_not_know_is_read_and_its_absence_reported() -> None:
+    shell = watched(Shell())
+    obj, _ = applied(shell)
+    del shell.secrets.secrets[OPENAI]
+    result = reconcile(shell, obj)
+    assert OPENAI in shell.secrets.reads
+    assert conditions(result)["Ready"][1] == reasons.SECRET_NOT_FOUND.name
 
 
 # ---- apply: what stops a pass before ARM --------------------------------------------------------------------

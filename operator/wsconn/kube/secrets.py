@@ -11,7 +11,8 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from wsconn.api.references import SecretRef
 from wsconn.core import classify
@@ -48,9 +49,9 @@ class SecretReadError(Exception):
 
 
 class SeenSecrets:
-    """Which Secrets exist, per namespace: a list of their names (metadata only), taken the first time a pass
-    asks about the namespace, kept current by the Secret watch's events (`changed`). Until the list has
-    arrived, nobody knows (None), and the Secret is read.
+    """Which Secrets exist, per namespace, and at which resourceVersion: a list of their metadata, taken the
+    first time a pass asks about the namespace, kept current by the Secret watch's events (`changed`). Until
+    the list has arrived, nobody knows (None), and the Secret is read.
 
     Events that arrive while the list is on its way are applied on top of it, so a Secret created or deleted
     meanwhile is not lost. A Secret created a moment before a pass asks may be missed; its creation event then
@@ -61,28 +62,31 @@ class SeenSecrets:
 
     def __init__(self, kube: KubeClient) -> None:
         self._kube = kube
-        self._names: dict[str, set[str]] = {}
-        self._pending: dict[str, list[tuple[str, bool]]] = {}  # namespace -> (name, deleted), while listing
+        self._versions: dict[str, dict[str, str]] = {}  # namespace -> name -> resourceVersion
+        self._pending: dict[
+            str, list[tuple[str, str | None]]
+        ] = {}  # namespace -> (name, version), while listing
         self._listing: dict[str, asyncio.Task[None]] = {}
 
     def seen(self, ref: SecretRef) -> bool | None:
         """Whether `ref` exists (None: its namespace is not listed yet; the list is then asked for)."""
-        names = self._names.get(ref.namespace)
-        if names is not None:
-            return ref.name in names
-        if ref.namespace not in self._listing:
-            self._pending[ref.namespace] = []
-            self._listing[ref.namespace] = asyncio.create_task(self._list(ref.namespace))
-        return None
+        versions = self._listed(ref.namespace)
+        return None if versions is None else ref.name in versions
 
-    def changed(self, ref: SecretRef, *, deleted: bool) -> None:
-        """A watch event of the Secret `ref`."""
+    def version(self, ref: SecretRef) -> str | None:
+        """The resourceVersion the watch last saw of `ref`; None when it does not exist or its namespace is not
+        listed yet (the list is then asked for)."""
+        versions = self._listed(ref.namespace)
+        return None if versions is None else versions.get(ref.name)
+
+    def changed(self, ref: SecretRef, *, version: str | None) -> None:
+        """A watch event of the Secret `ref`: now at `version`, or gone (None)."""
         pending = self._pending.get(ref.namespace)
         if pending is not None:
-            pending.append((ref.name, deleted))
-        names = self._names.get(ref.namespace)
-        if names is not None:
-            (names.discard if deleted else names.add)(ref.name)
+            pending.append((ref.name, version))
+        versions = self._versions.get(ref.namespace)
+        if versions is not None:
+            _apply(versions, ref.name, version)
 
     async def close(self) -> None:
         """Stop lists on their way."""
@@ -90,9 +94,16 @@ class SeenSecrets:
             task.cancel()
         await asyncio.gather(*self._listing.values(), return_exceptions=True)
 
+    def _listed(self, namespace: str) -> dict[str, str] | None:
+        versions = self._versions.get(namespace)
+        if versions is None and namespace not in self._listing:
+            self._pending[namespace] = []
+            self._listing[namespace] = asyncio.create_task(self._list(namespace))
+        return versions
+
     async def _list(self, namespace: str) -> None:
         try:
-            names = await self._list_names(namespace)
+            versions = await self._list_versions(namespace)
         except KubeError as exc:
             log.warning(
                 "could not list the Secrets of namespace %s (they are read one by one): %s", namespace, exc
@@ -101,12 +112,12 @@ class SeenSecrets:
             return  # the next pass that asks lists again
         finally:
             self._listing.pop(namespace, None)
-        for name, deleted in self._pending.pop(namespace, []):
-            (names.discard if deleted else names.add)(name)
-        self._names[namespace] = names
+        for name, version in self._pending.pop(namespace, []):
+            _apply(versions, name, version)
+        self._versions[namespace] = versions
 
-    async def _list_names(self, namespace: str) -> set[str]:
-        names: set[str] = set()
+    async def _list_versions(self, namespace: str) -> dict[str, str]:
+        versions: dict[str, str] = {}
         token = ""
         while True:
             query = f"?limit={LIST_CHUNK}" + (f"&continue={token}" if token else "")
@@ -114,25 +125,43 @@ class SeenSecrets:
                 "GET", f"/api/v1/namespaces/{namespace}/secrets{query}", accept=METADATA_ONLY
             )
             if page is None:
-                return names
-            names.update(str((item.get("metadata") or {}).get("name")) for item in page.get("items") or [])
+                return versions
+            for item in page.get("items") or []:
+                meta = item.get("metadata") or {}
+                versions[str(meta.get("name"))] = str(meta.get("resourceVersion") or "")
             token = str((page.get("metadata") or {}).get("continue") or "")
             if not token:
-                return names
+                return versions
+
+
+def _apply(versions: dict[str, str], name: str, version: str | None) -> None:
+    if version is None:
+        versions.pop(name, None)
+    else:
+        versions[name] = version
+
+
+class SecretWatch(Protocol):
+    """What the Secret watch knows (SeenSecrets)."""
+
+    def seen(self, ref: SecretRef) -> bool | None: ...
+
+    def version(self, ref: SecretRef) -> str | None: ...
 
 
 class SecretReader:
     """Fetches Secrets by reference (namespace and name).
 
-    With `seen` (SeenSecrets.seen), a Secret known not to exist is absent without a request: every pass asks
+    With `watch` (SeenSecrets), a Secret known not to exist is absent without a request: every pass asks
     for its namespace's `wsconn-azure-credentials`, which most namespaces do not have (one read per resource
-    and pass saved, issue 16). Without it (the watch narrowed by --secret-selector, where a Secret outside the
-    selector must be reported as such), every Secret is read.
+    and pass saved, issue 16); and `versions` answers from it, so that a pass whose Secrets are at the versions
+    it applied need not read their values. Without it (the watch narrowed by --secret-selector, where a Secret
+    outside the selector must be reported as such), every Secret is read.
     """
 
-    def __init__(self, kube: KubeClient, *, seen: Callable[[SecretRef], bool | None] | None = None) -> None:
+    def __init__(self, kube: KubeClient, *, watch: SecretWatch | None = None) -> None:
         self._kube = kube
-        self._seen = seen
+        self._watch = watch
 
     async def fetch(self, refs: Iterable[SecretRef]) -> dict[SecretRef, FetchedSecret | None]:
         """Each Secret, or None where it does not exist."""
@@ -140,8 +169,21 @@ class SecretReader:
         found = await asyncio.gather(*(self._read_unless_unseen(ref) for ref in unique))
         return dict(zip(unique, found, strict=True))
 
+    def versions(self, refs: Iterable[SecretRef]) -> dict[SecretRef, str] | None:
+        """The resourceVersion the Secret watch last saw of each of `refs`, without a request; None unless
+        the watch knows every one of them to exist."""
+        if self._watch is None:
+            return None
+        known: dict[SecretRef, str] = {}
+        for ref in refs:
+            version = self._watch.version(ref)
+            if not version:
+                return None
+            known[ref] = version
+        return known
+
     async def _read_unless_unseen(self, ref: SecretRef) -> FetchedSecret | None:
-        if self._seen is not None and self._seen(ref) is False:
+        if self._watch is not None and self._watch.seen(ref) is False:
             return None
         return await self._read(ref)
 

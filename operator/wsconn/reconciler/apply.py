@@ -1,9 +1,12 @@
 """The apply pass: read the spec and its Secrets, decide with the pure core, act on ARM, report.
 
-`ApplyPass.run` prepares (spec, credentials, body, fingerprint), asks `core.plan` for an action and calls
-the action's function from `ACTIONS`; every failure on the way is an exception whose `fault` the one
-classifier judges. Secret values exist only inside a pass: in `Resolved`, in the body handed to the ARM
-client, and in the list used to scrub them out of any message ARM sends back.
+`ApplyPass.run` learns what it can without Secret values (spec, connection, identity); when the Secret watch
+has the connection's Secrets at the versions applied, the fingerprint is the applied one and the pass settles
+(nothing due, or a clean drift check) without reading a value. Otherwise it prepares (credentials, body,
+fingerprint), asks `core.plan` for an action and calls the action's function from `ACTIONS`; every failure on
+the way is an exception whose `fault` the one classifier judges. Secret values exist only inside a pass: in
+`Resolved`, in the body handed to the ARM client, and in the list used to scrub them out of any message ARM
+sends back.
 
 A write that ARM keeps waiting (for a share of the connections, the rate limit, or its answer) for longer
 than `applying_after` is reported while it waits, when the status still says Ready: Reconciling, reason
@@ -86,17 +89,25 @@ class Ports:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """Everything a pass decides and writes with."""
+class Known:
+    """What a pass knows before any of the connection's Secret values: the spec, the connection, and who it
+    acts as (the identity's Secret, when the namespace has one, read)."""
 
     spec: ConnectionSpec
-    resolved: Resolved
     resource_id: str
-    body: dict[str, Any]
-    desired: str
     identity: Identity
     arm: Arm
     """ARM as `identity`: every call of the pass goes through it."""
+    identity_secret: tuple[str, FetchedSecret | None]
+
+
+@dataclass(frozen=True)
+class Prepared(Known):
+    """Everything a pass decides and writes with: the credentials resolved, the body, its fingerprint."""
+
+    resolved: Resolved
+    body: dict[str, Any]
+    desired: str
 
 
 class ApplyPass:
@@ -107,9 +118,11 @@ class ApplyPass:
         self._p = state
         self._log = log
         self._correlation_id = correlation_id
+        self._observed: tuple[dict[str, Any] | None] | None = None  # GET's answer, when the pass has it
 
     async def run(self) -> Result:
-        """Prepare, plan, act; a fault ends the pass with its classified verdict."""
+        """Know, settle without Secret values where the watch allows, else prepare, plan, act; a fault ends the
+        pass with its classified verdict."""
         p = self._p
         if controls.skipped(p.obj.annotations):
             return p.finish(Outcome("skipped", reasons.RECONCILE_SKIPPED, SKIPPED_MESSAGE))
@@ -118,21 +131,19 @@ class ApplyPass:
         if fresh_request:
             self._log.info("reconcile requested (%s): a full pass", requested)
             p.status = p.status.replace(last_handled_reconcile_at=requested)
-        prepared = await self._prepare()
+        known = await self._know()
+        if isinstance(known, Result):
+            return known
+        try:
+            settled = None if fresh_request else await self._settle(known)
+        except ArmFailure as exc:
+            return self._p.failed(classify.classify(exc.fault), exc.describe())
+        if settled is not None:
+            return settled
+        prepared = await self._prepare(known)
         if isinstance(prepared, Result):
             return prepared
-        action = plan(
-            desired=prepared.desired,
-            applied=Applied(p.status.applied_fingerprint, p.status.rejected_fingerprint),
-            drift_due=drift_due(
-                last_checked=p.checked,
-                now=p.now,
-                interval=self._ports.config.drift_interval,
-                jitter=self._ports.config.drift_jitter,
-                key=p.obj.uid,
-            ),
-            requested=fresh_request,
-        )
+        action = self._plan(prepared.desired, requested=fresh_request)
         try:
             return await ACTIONS[action](self, prepared)
         except ArmFailure as exc:
@@ -141,8 +152,54 @@ class ApplyPass:
                 self._p.status = self._p.status.replace(rejected_fingerprint=prepared.desired)
             return self._p.failed(verdict, exc.describe())
 
-    async def _prepare(self) -> Prepared | Result:
-        """Spec, credentials, body and fingerprint; or the Result that ends the pass early."""
+    def _plan(self, desired: str, *, requested: bool) -> Action:
+        p = self._p
+        return plan(
+            desired=desired,
+            applied=Applied(p.status.applied_fingerprint, p.status.rejected_fingerprint),
+            drift_due=drift_due(
+                last_checked=p.checked,
+                now=p.now,
+                interval=self._ports.config.drift_interval,
+                jitter=self._ports.config.drift_jitter,
+                key=p.obj.uid,
+            ),
+            requested=requested,
+        )
+
+    async def _settle(self, known: Known) -> Result | None:
+        """The pass at rest, without reading a Secret value: when the Secret watch has the connection's Secrets
+        at the versions applied, the fingerprint is the applied one, so nothing is due or a drift check is;
+        a clean check ends the pass here. None: the values are needed (a change, a drift to re-apply, the
+        deep check, or Secrets the watch does not know), and the pass prepares them."""
+        spec, p = known.spec, self._p
+        if self._ports.config.deep_drift_check:
+            return None
+        watched = self._ports.secrets.versions(p.obj.ref.secrets(spec.secret_names()))
+        if watched is None:
+            return None
+        versions = {ref.name: version for ref, version in watched.items()}
+        desired = fingerprint(
+            resource_id=known.resource_id,
+            api_version=spec.api_version,
+            public_body=public_body(spec),
+            secret_versions=versions,
+        )
+        action = self._plan(desired, requested=False)
+        if action is Action.NOOP:
+            return p.finish(_ready(spec))
+        if action is not Action.CHECK:
+            return None
+        observed = await known.arm.get(
+            known.resource_id, spec.api_version, correlation_id=self._correlation_id
+        )
+        if after_check(observed=observed, desired=desired_properties(spec)) is not None:
+            self._observed = (observed,)  # the full pass judges it again, without a second GET
+            return None
+        return self._checked_clean(spec, observed)
+
+    async def _know(self) -> Known | Result:
+        """Spec, owner, connection and identity; or the Result that ends the pass early."""
         p = self._p
         try:
             spec = parse_spec(
@@ -158,18 +215,28 @@ class ApplyPass:
             return self._conflict(spec, rival)
         resource_id = connection_id(spec)
         p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
-        identity_secret = credential_secret(spec.azure_credentials)
+        name = credential_secret(spec.azure_credentials)
         try:
-            fetched = await self._ports.secrets.fetch(
-                p.obj.ref.secrets(spec.secret_names() | {identity_secret})
-            )
+            found = (await self._ports.secrets.fetch([p.obj.ref.secret(name)])).get(p.obj.ref.secret(name))
         except SecretReadError as exc:
             return p.failed(classify.classify(exc.fault), str(exc))
-        by_name = {ref.name: found for ref, found in fetched.items()}
-        chosen = self._identify(spec, by_name, identity_secret)
+        chosen = self._identify(spec, found, name)
         if isinstance(chosen, Result):
             return chosen
         identity, arm = chosen
+        return Known(spec, resource_id, identity, arm, (name, found))
+
+    async def _prepare(self, known: Known) -> Prepared | Result:
+        """Credentials, body and fingerprint; or the Result that ends the pass early."""
+        p, spec = self._p, known.spec
+        name, found = known.identity_secret
+        try:
+            fetched = await self._ports.secrets.fetch(p.obj.ref.secrets(spec.secret_names() - {name}))
+        except SecretReadError as exc:
+            return p.failed(classify.classify(exc.fault), str(exc))
+        by_name = {ref.name: secret for ref, secret in fetched.items()}
+        if name in spec.secret_names():
+            by_name[name] = found
         try:
             resolved = resolve(spec, _selected(by_name, self._ports.config))
         except CredentialError as exc:
@@ -183,7 +250,7 @@ class ApplyPass:
                     reasons.BY_NAME[exc.reason], _selector_said(exc, self._ports.config), ends=ends, now=p.now
                 )
             )
-        p.secret_values = _secret_values(spec, resolved) + _identity_secrets(identity)
+        p.secret_values = _secret_values(spec, resolved) + _identity_secrets(known.identity)
         body = build_body(spec, resolved.values, resolved.custom_keys)
         try:
             validate_body(body, spec.api_version)
@@ -192,7 +259,7 @@ class ApplyPass:
             return p.finish(Outcome("stalled", reasons.INVALID_SPEC, message))
         public = public_body(spec)
         desired = fingerprint(
-            resource_id=resource_id,
+            resource_id=known.resource_id,
             api_version=spec.api_version,
             public_body=public,
             secret_versions=resolved.versions,
@@ -201,7 +268,7 @@ class ApplyPass:
         if carried_over(
             p.status.applied_fingerprint,
             desired=desired,
-            resource_id=resource_id,
+            resource_id=known.resource_id,
             public_body=public,
             secret_versions=resolved.versions,
             applied_api_version=applied_version,
@@ -212,15 +279,16 @@ class ApplyPass:
                 spec.api_version,
             )
             p.status = p.status.replace(applied_fingerprint=desired)
-        return Prepared(spec, resolved, resource_id, body, desired, identity, arm)
+        return Prepared(
+            spec, known.resource_id, known.identity, known.arm, known.identity_secret, resolved, body, desired
+        )
 
     def _identify(
-        self, spec: ConnectionSpec, by_name: dict[str, FetchedSecret | None], secret: str
+        self, spec: ConnectionSpec, found: FetchedSecret | None, secret: str
     ) -> tuple[Identity, Arm] | Result:
         """The pass's identity and ARM as it (core/identity.py decides; arm/principals.py builds), recorded
         in status; or the Result that refuses the pass with nothing sent."""
         p, config = self._p, self._ports.config
-        found = by_name.get(secret)
         used = spec.secret_names()
         versions = {k: v for k, v in (p.status.secret_versions or {}).items() if k in used | {secret}}
         if secret not in used:  # a Secret the body also uses records the version applied, as before
@@ -367,7 +435,12 @@ class ApplyPass:
         the persisted time is `checked_time_interval` old: so a resource at rest costs no Kubernetes writes
         between those, where writing every check cost N/interval etcd writes per second for nothing."""
         spec, p, arm = prepared.spec, self._p, prepared.arm
-        observed = await arm.get(prepared.resource_id, spec.api_version, correlation_id=self._correlation_id)
+        if self._observed is not None:
+            (observed,) = self._observed
+        else:
+            observed = await arm.get(
+                prepared.resource_id, spec.api_version, correlation_id=self._correlation_id
+            )
         desired = desired_properties(spec)
         why = after_check(observed=observed, desired=desired)
         sent = prepared.body["properties"].get("credentials")
@@ -381,6 +454,11 @@ class ApplyPass:
             self._log.info("re-applying: %s", why)
             p.events.append(Event("Normal", "DriftCorrected", why))
             return await self._write(prepared)
+        return self._checked_clean(spec, observed)
+
+    def _checked_clean(self, spec: ConnectionSpec, observed: dict[str, Any] | None) -> Result:
+        """Azure matches the spec: the check is remembered, and persisted only when the stored time is old."""
+        p = self._p
         p.checked = p.now
         persisted = p.status.last_checked_time
         if persist_check(persisted=persisted, now=p.now, interval=self._ports.config.checked_time_interval):

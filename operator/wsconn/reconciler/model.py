@@ -50,6 +50,11 @@ class Secrets(Protocol):
 
     async def fetch(self, refs: Iterable[SecretRef]) -> Mapping[SecretRef, FetchedSecret | None]: ...
 
+    def versions(self, refs: Iterable[SecretRef]) -> Mapping[SecretRef, str] | None:
+        """The resourceVersion of each of `refs` as the Secret watch last saw it, without reading; None unless
+        all are known to exist."""
+        ...
+
 
 class StatusWriter(Protocol):
     """Writes a status patch while a pass is still running (kube/status.py)."""
