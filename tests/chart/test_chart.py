@@ -257,6 +257,7 @@ def test_default_env_exactly() -> None:
         "WSCONN_ARM_CONCURRENCY": "16",
         "WSCONN_ARM_TIMEOUT": "30",
         "WSCONN_DRIFT_INTERVAL": "600",
+        "WSCONN_CHECKED_TIME_INTERVAL": "3600",
         "WSCONN_DEEP_DRIFT_CHECK": "false",
         "WSCONN_MISSING_SECRET_GRACE": "300",
         "WSCONN_LOG_FORMAT": "json",
@@ -288,6 +289,7 @@ def test_settings_values_reach_the_env() -> None:
                 "armConcurrency": 3,
                 "armTimeout": 12.5,
                 "driftInterval": 0,
+                "checkedTimeInterval": 120,
                 "deepDriftCheck": True,
                 "missingSecretGrace": 30,
                 "logFormat": "text",
@@ -302,6 +304,7 @@ def test_settings_values_reach_the_env() -> None:
     assert values["WSCONN_ARM_CONCURRENCY"] == "3"
     assert values["WSCONN_ARM_TIMEOUT"] == "12.5"
     assert values["WSCONN_DRIFT_INTERVAL"] == "0"
+    assert values["WSCONN_CHECKED_TIME_INTERVAL"] == "120"
     assert values["WSCONN_DEEP_DRIFT_CHECK"] == "true"
     assert values["WSCONN_MISSING_SECRET_GRACE"] == "30"
     assert values["WSCONN_LOG_FORMAT"] == "text"
@@ -553,6 +556,10 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "zero replicas": ({"replicaCount": 0}, "at '/replicaCount': minimum"),
     "replicas as string": ({"replicaCount": "2"}, "at '/replicaCount': got string, want integer"),
     "negative drift interval": ({"operator": {"driftInterval": -1}}, "at '/operator/driftInterval'"),
+    "negative checked-time interval": (
+        {"operator": {"checkedTimeInterval": -1}},
+        "at '/operator/checkedTimeInterval'",
+    ),
     "negative missing-Secret grace": (
         {"operator": {"missingSecretGrace": -1}},
         "at '/operator/missingSecretGrace'",
