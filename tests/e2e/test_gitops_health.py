@@ -29,6 +29,7 @@ EXPECTED = {
     "reconciling-transient.json": ("Progressing", "InProgress"),
     "stalled-permanent.json": ("Degraded", "Failed"),
     "ready-old-generation.json": ("Progressing", "InProgress"),
+    "skipped.json": ("Suspended", "InProgress"),
 }
 
 
@@ -66,8 +67,15 @@ def test_kstatus_and_argocd_read_live_objects(
         # The missing Secret stalls once a short missing-Secret grace is over (in progress until then).
         operator = start_operator(WSCONN_MISSING_SECRET_GRACE="2")
         missing = _objects(workspace, namespace, "stalled")[-1]
+        skipped = _objects(workspace, namespace, "skipped")
+        skipped[-1]["metadata"].setdefault("annotations", {})["azureml.dev/reconcile-policy"] = "skip"
         kubectl.apply(
-            [*_objects(workspace, namespace, "ready"), *_objects(workspace, namespace, "transient"), missing]
+            [
+                *_objects(workspace, namespace, "ready"),
+                *_objects(workspace, namespace, "transient"),
+                missing,
+                *skipped,
+            ]
         )
         captured["ready.json"] = wait_for(
             lambda: (
@@ -84,6 +92,14 @@ def test_kstatus_and_argocd_read_live_objects(
                 and o
             ),
             what="stalled",
+        )
+        captured["skipped.json"] = wait_for(
+            lambda: (
+                (o := get(kube, namespace, "skipped"))
+                and (cond(o, "Ready") or {}).get("reason") == "ReconcileSkipped"
+                and o
+            ),
+            what="skipped",
         )
         captured["reconciling-transient.json"] = wait_for(
             lambda: (

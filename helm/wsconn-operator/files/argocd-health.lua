@@ -1,6 +1,7 @@
 -- Argo CD health check for azureml.dev/WorkspaceConnection (key in argocd-cm:
 -- resource.customizations.health.azureml.dev_WorkspaceConnection). Argo CD runs this body with the live
--- object in `obj` and reads the table it returns: status Healthy | Progressing | Degraded, and a message.
+-- object in `obj` and reads the table it returns: status Healthy | Progressing | Degraded | Suspended, and a
+-- message.
 --
 -- The operator writes kstatus conditions (Ready, Reconciling, Stalled) and status.observedGeneration; this
 -- reads them the way kstatus (Flux) does, so both tools agree (docs/install.md):
@@ -8,6 +9,7 @@
 --   Stalled=True (only a change by a person can help)                        -> Degraded
 --   Reconciling=True (a transient failure being retried)                      -> Progressing
 --   Ready=True for the current generation                                     -> Healthy
+--   Ready=Unknown, reason ReconcileSkipped (azureml.dev/reconcile-policy: skip) -> Suspended
 --   anything else                                                             -> Progressing
 local hs = {}
 
@@ -68,6 +70,14 @@ end
 local ready = condition(status.conditions, "Ready")
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
+  hs.message = describe(ready)
+  return hs
+end
+
+-- Argo CD's state for a resource paused on purpose: the operator leaves it alone until the annotation goes, so
+-- Progressing would wait for ever.
+if ready ~= nil and ready.status == "Unknown" and ready.reason == "ReconcileSkipped" then
+  hs.status = "Suspended"
   hs.message = describe(ready)
   return hs
 end

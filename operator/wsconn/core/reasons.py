@@ -153,7 +153,7 @@ ALREADY_EXISTS: Final = Reason(
 RECONCILE_SKIPPED: Final = Reason(
     "ReconcileSkipped",
     "Ready (Unknown)",
-    "The resource carries `azureml.dev/reconcile-policy: skip`: the operator makes no ARM call for it (spec edits, Secret rotations and drift checks alike) and its deletion leaves Azure alone. Ready is Unknown, since nothing is checked (kstatus: InProgress; Argo CD: Progressing).",
+    "The resource carries `azureml.dev/reconcile-policy: skip`: the operator makes no ARM call for it (spec edits, Secret rotations and drift checks alike) and its deletion leaves Azure alone. Ready is Unknown, since nothing is checked (kstatus: InProgress; Argo CD: Suspended).",
     "Remove the annotation to apply the current spec.",
 )
 
