@@ -41,6 +41,18 @@ def _objects(workspace: Workspace, namespace: str, name: str) -> list[dict[str, 
     return objects
 
 
+def _once(kube: client.ApiClient, namespace: str, name: str, ctype: str, **wanted: str) -> dict[str, Any]:
+    """The object as soon as its `ctype` condition has the `wanted` fields."""
+
+    def matches() -> dict[str, Any] | None:
+        obj = get(kube, namespace, name)
+        found = cond(obj, ctype) or {}
+        return obj if all(found.get(k) == v for k, v in wanted.items()) else None
+
+    captured: dict[str, Any] = wait_for(matches, what=f"{name}: {ctype} {wanted}")
+    return captured
+
+
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as a fixture: without managedFields (noise) but otherwise as the API server returned it."""
     obj = json.loads(json.dumps(obj))
@@ -77,37 +89,11 @@ def test_kstatus_and_argocd_read_live_objects(
                 *skipped,
             ]
         )
-        captured["ready.json"] = wait_for(
-            lambda: (
-                (o := get(kube, namespace, "ready"))
-                and (cond(o, "Ready") or {}).get("status") == "True"
-                and o
-            ),
-            what="ready",
-        )
-        captured["stalled-permanent.json"] = wait_for(
-            lambda: (
-                (o := get(kube, namespace, "stalled"))
-                and (cond(o, "Stalled") or {}).get("status") == "True"
-                and o
-            ),
-            what="stalled",
-        )
-        captured["skipped.json"] = wait_for(
-            lambda: (
-                (o := get(kube, namespace, "skipped"))
-                and (cond(o, "Ready") or {}).get("reason") == "ReconcileSkipped"
-                and o
-            ),
-            what="skipped",
-        )
-        captured["reconciling-transient.json"] = wait_for(
-            lambda: (
-                (o := get(kube, namespace, "transient"))
-                and (cond(o, "Reconciling") or {}).get("status") == "True"
-                and o
-            ),
-            what="reconciling",
+        captured["ready.json"] = _once(kube, namespace, "ready", "Ready", status="True")
+        captured["stalled-permanent.json"] = _once(kube, namespace, "stalled", "Stalled", status="True")
+        captured["skipped.json"] = _once(kube, namespace, "skipped", "Ready", reason="ReconcileSkipped")
+        captured["reconciling-transient.json"] = _once(
+            kube, namespace, "transient", "Reconciling", status="True"
         )
     finally:
         emulator.admin("DELETE", "faults")
