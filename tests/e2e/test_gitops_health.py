@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.chart.status_fixtures import FIXTURES
+from tests.chart.status_fixtures import EXPECTED, FIXTURES
 from tests.chart.test_argocd_health import health
 from tests.chart.test_kstatus import compute
 from tests.e2e.amlconn import GROUP, PLURAL, VERSION, Workspace, custom, get, load_examples, retarget
@@ -21,16 +21,6 @@ from tests.e2e.amlconn import condition as cond
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from wsconn_testbed.emulator.client import EmulatorClient
-
-# fixture name -> (Argo CD health, kstatus)
-EXPECTED = {
-    "no-status.json": ("Progressing", "InProgress"),
-    "ready.json": ("Healthy", "Current"),
-    "reconciling-transient.json": ("Progressing", "InProgress"),
-    "stalled-permanent.json": ("Degraded", "Failed"),
-    "ready-old-generation.json": ("Progressing", "InProgress"),
-    "skipped.json": ("Suspended", "InProgress"),
-}
 
 
 def _objects(workspace: Workspace, namespace: str, name: str) -> list[dict[str, Any]]:

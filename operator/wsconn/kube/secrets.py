@@ -63,9 +63,8 @@ class SeenSecrets:
     def __init__(self, kube: KubeClient) -> None:
         self._kube = kube
         self._versions: dict[str, dict[str, str]] = {}  # namespace -> name -> resourceVersion
-        self._pending: dict[
-            str, list[tuple[str, str | None]]
-        ] = {}  # namespace -> (name, version), while listing
+        # namespace -> (name, version or None when gone), for events that arrive while the list is on its way
+        self._pending: dict[str, list[tuple[str, str | None]]] = {}
         self._listing: dict[str, asyncio.Task[None]] = {}
 
     def seen(self, ref: SecretRef) -> bool | None:

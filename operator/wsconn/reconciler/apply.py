@@ -216,8 +216,9 @@ class ApplyPass:
         resource_id = connection_id(spec)
         p.status = p.status.replace(id=resource_id, azure_api_version=spec.api_version)
         name = credential_secret(spec.azure_credentials)
+        ref = p.obj.ref.secret(name)
         try:
-            found = (await self._ports.secrets.fetch([p.obj.ref.secret(name)])).get(p.obj.ref.secret(name))
+            found = (await self._ports.secrets.fetch([ref])).get(ref)
         except SecretReadError as exc:
             return p.failed(classify.classify(exc.fault), str(exc))
         chosen = self._identify(spec, found, name)
