@@ -187,7 +187,7 @@ def run(namespaces: tuple[str, ...], **values: Any) -> None:
         standalone=not cfg.peering,
         peering_name=cfg.peering or None,
         liveness_endpoint=liveness,
-        memo=kopf.Memo(),
+        memo=handlers.SharedMemo(),
         insights=serving.insights,
     )
 

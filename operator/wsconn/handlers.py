@@ -37,12 +37,11 @@ from typing import Any
 import aiohttp
 import kopf
 
-from wsconn import indexgate
+from wsconn import admission
 from wsconn.api.crd import GROUP, PLURAL, VERSION
 from wsconn.api.references import ObjectRef, SecretRef
-from wsconn.api.status import FRAMEWORK_FIELD, Status, format_time, secret_versions_of
+from wsconn.api.status import FRAMEWORK_FIELD, format_time
 from wsconn.core import grace, ownership
-from wsconn.core.identity import credential_secret, requested_secret
 from wsconn.core.ownership import Claimant
 from wsconn.kube.client import MERGE_PATCH, Endpoint, KubeClient, KubeError
 from wsconn.kube.secrets import metadata_only
@@ -56,82 +55,43 @@ from wsconn.metrics import (
     record_conditions,
 )
 from wsconn.reconciler import ObjectView, ReconcilerClosed, Result, utcnow
-from wsconn.serving import Serving, tolerate_missing_resource
+from wsconn.reconciler.model import scope_of
+from wsconn.serving import Hooks, Serving, drop_managed_fields, install_watch
 from wsconn.settings import Settings
 from wsconn.timers import Timers
+from wsconn.watchindex import TRIGGER_ANNOTATION, Multi, SecretUser, WatchIndex
 
 log = logging.getLogger("wsconn.handlers")
 
 KOPF_PREFIX = "wsconn.azureml.dev"  # where releases before issue 16 kept Kopf's records, as annotations
 KOPF_STATUS = FRAMEWORK_FIELD  # status.kopf: Kopf's progress and last-handled configuration
 FINALIZER = "azureml.dev/finalizer"
-TRIGGER_ANNOTATION = "azureml.dev/secret-trigger"
 RESOURCE = (GROUP, VERSION, PLURAL)
 # A pass is bounded by --pass-timeout (120 s by default) once it runs. Ten minutes means the process is
 # wedged; liveness fails and the kubelet restarts it.
 STUCK_AFTER_SECONDS = 600.0
-SecretUsers = dict[SecretRef, tuple[str, str | None, str | None]]
-Claims = dict[str, Claimant]
-CLAIMS_INDEX = "connection_claims"
 LIST_CHUNK = 500
+# New resources (listed or created) handed to Kopf ahead of admission (serving.paced): enough to keep every
+# worker slot busy; about 12 KiB each while they wait, the rest wait packed in the stream's reader.
+ADMISSION_ROOM = 200
+WORKER_IDLE_SECONDS = 0.5
 KOPF_CONNECTIONS = 8  # besides the watch streams (api_connections)
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a Pod has its token
 SECRET_LIST = re.compile(r"/api/v1/(namespaces/[^/]+/)?secrets$")  # Secrets of a namespace, or of all
 
 
-def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
-    """Secret names a raw spec references, read leniently (the index must not fail on a bad spec): its
-    credentials' and its Azure identity's (the Secret spec.azureCredentials names, else the namespace's
-    wsconn-azure-credentials, whose creation, change or deletion changes the identity too)."""
-    names: set[str] = {credential_secret(requested_secret(spec))}
-    creds = spec.get("credentials")
-    if not isinstance(creds, Mapping):
-        return names
-    for field, source in creds.items():
-        if not isinstance(source, Mapping):
-            continue
-        ref = source.get("secretRef" if field == "keys" else "secretKeyRef")
-        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
-            names.add(ref["name"])
-    return names
-
-
-def secret_users(
-    ref: ObjectRef, spec: Mapping[str, Any], status: Mapping[str, Any], trigger: str | None
-) -> SecretUsers:
-    """The index entries of one resource: each Secret it references -> (resource name, the Secret version
-    last applied, the trigger annotation now on the resource)."""
-    applied = secret_versions_of(status)
-    return {
-        secret: (ref.name, applied.get(secret.name), trigger)
-        for secret in ref.secrets(referenced_secrets(spec))
-    }
-
-
-def connection_claims(
-    ref: ObjectRef, spec: Mapping[str, Any], status: Mapping[str, Any], created: str
-) -> Claims:
-    """The index entry of one resource: the connection it names (lower-cased key) -> the resource as a
-    claimant of it (none when its spec names no connection)."""
-    key = ownership.connection_key(spec, ref.name)
-    if key is None:
-        return {}
-    applied = Status.from_raw(status).applied_fingerprint is not None
-    return {key: Claimant(ref.namespace, ref.name, created, applied)}
-
-
-def claimed_view(body: kopf.Body, index: Any) -> ObjectView:
+def claimed_view(body: kopf.Body, index: Multi) -> ObjectView:
     """The pass's view of `body`, with every resource that names its connection (for ownership)."""
     return ObjectView.from_body(body, claimants_of(body, index))
 
 
-def claimants_of(body: Mapping[str, Any], index: Any) -> tuple[Claimant, ...]:
+def claimants_of(body: Mapping[str, Any], index: Multi) -> tuple[Claimant, ...]:
     """The claimants of the connection `body` names, from the index (this resource included)."""
     meta = body.get("metadata") or {}
     return claimants_for(body.get("spec") or {}, str(meta.get("name", "")), index)
 
 
-def claimants_for(spec: Mapping[str, Any], name: str, index: Any) -> tuple[Claimant, ...]:
+def claimants_for(spec: Mapping[str, Any], name: str, index: Multi) -> tuple[Claimant, ...]:
     """The claimants of the connection a resource named `name` with `spec` names (this resource included)."""
     key = ownership.connection_key(spec, name)
     return tuple(index.get(key, ())) if key is not None else ()
@@ -154,6 +114,15 @@ def secret_markers(
         for resource, applied_version, trigger in users
         if version != applied_version and trigger != marker and not (listing and applied_version is None)
     ]
+
+
+class SharedMemo(kopf.Memo):
+    """Kopf's memo, one for the whole operator. Kopf copies the memo it is given for every object it sees
+    (resources and Secrets, for as long as they exist): a dict of the operator's dozen entries each, about
+    1 KiB per object (20 MiB at N = 10,000 with their Secrets). Nothing here keeps per-object state in it."""
+
+    def __copy__(self) -> SharedMemo:
+        return self
 
 
 class StatusDiffBase(kopf.StatusDiffBaseStorage):
@@ -253,18 +222,20 @@ async def secrets_as_metadata(
 
 
 class MetadataListResponse(aiohttp.ClientResponse):
-    """An aiohttp response whose JSON has `items: []` where the API server says `items: null`: it does for an
-    empty PartialObjectMetadataList (kube-apiserver v1.36), which Kopf's listing cannot iterate."""
+    """An aiohttp response whose JSON has `items: []` where the API server says `items: null` (it does for an
+    empty PartialObjectMetadataList, kube-apiserver v1.36, which Kopf's listing cannot iterate), and whose
+    listed items have no managedFields: a chunk of Kopf's listing is held whole while its objects are handed
+    on, and managedFields were half of each (serving.install_watch drops them from what it hands on)."""
 
     async def json(self, *args: Any, **kwargs: Any) -> Any:
-        """The body's JSON, an empty metadata list's items as a list."""
+        """The body's JSON, an empty metadata list's items as a list, items without managedFields."""
         data = await super().json(*args, **kwargs)
-        if (
-            isinstance(data, dict)
-            and data.get("kind") == "PartialObjectMetadataList"
-            and data.get("items") is None
-        ):
+        if not isinstance(data, dict):
+            return data
+        if data.get("kind") == "PartialObjectMetadataList" and data.get("items") is None:
             data["items"] = []
+        for item in data.get("items") or ():
+            drop_managed_fields(item)
         return data
 
 
@@ -280,11 +251,13 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     # in annotations they were a second patch of the resource on every handled change (issue 16).
     settings.persistence.progress_storage = kopf.StatusProgressStorage(name=KOPF_STATUS)
     settings.persistence.diffbase_storage = StatusDiffBase()
-    # Kopf's worker limit stays unbounded (its default): with a kopf.index, a limit below the number of
-    # objects in one watch stream deadlocks the initial indexing after a restart, because the first workers
-    # wait for every object to be indexed while the rest wait for a worker (nolar/kopf#1243). Concurrency is
-    # bounded by the reconciler's own slots (cfg.workers) and the ARM client's (cfg.arm_concurrency).
+    # Kopf's worker limit stays unbounded (its default): a worker holds its place through a retry's delay and
+    # its idle time, first come first served. Processing is bounded by admission.py (cfg.workers, fair).
     settings.queueing.worker_limit = None
+    # An object's worker ends 0.5 s after its last event (Kopf's default: 5 s). Restarting at N = 2,000, the
+    # workers idling for 5 s after their pass held 25 MiB more at the peak (110.8 vs 136.1 MiB, issue 16); a
+    # new event of an idle object only starts a new worker.
+    settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
     settings.posting.level = logging.WARNING
     # Events say who wrote them ("From" in kubectl describe; Kopf's default is "kopf").
     settings.posting.reporting_component = "wsconn-operator"
@@ -310,22 +283,34 @@ def configure(settings: kopf.OperatorSettings, cfg: Settings) -> None:
     settings.queueing.exit_timeout = cfg.shutdown_timeout
 
 
-def register(registry: kopf.OperatorRegistry, cfg: Settings, build: Any) -> Serving:
-    """Register every handler on `registry`; `build(settings, memo)` makes the reconciler at start-up. Returns
-    what Kopf serves, for `kopf.run(insights=...)`."""
+def register(
+    registry: kopf.OperatorRegistry, cfg: Settings, build: Any, index: WatchIndex | None = None
+) -> Serving:
+    """Register every handler on `registry`; `build(settings, memo)` makes the reconciler at start-up; `index`
+    (a new one by default) follows the watch streams. Returns what Kopf serves, for
+    `kopf.run(insights=...)`."""
     serving = Serving(registry)
     tracker = ReadyTracker()
-    tolerate_missing_resource()
-    indexgate.install()
-    _register_lifecycle(registry, cfg, build, serving, tracker)
-    _register_ownership(registry)
-    _register_resource(registry, tracker)
-    _register_secret_watch(registry)
+    index = index if index is not None else WatchIndex(cfg.namespaces)
+    gate = admission.Admission(index.ready, scope_of, room=ADMISSION_ROOM)
+    admission.install(gate)
+    install_watch(Hooks(index, admission.pack, gate))
+    _register_lifecycle(registry, cfg, build, serving=serving, tracker=tracker, index=index, gate=gate)
+    _register_ownership(registry, index)
+    _register_resource(registry, tracker, index)
+    _register_secret_watch(registry, index)
     return serving
 
 
 def _register_lifecycle(
-    registry: kopf.OperatorRegistry, cfg: Settings, build: Any, serving: Serving, tracker: ReadyTracker
+    registry: kopf.OperatorRegistry,
+    cfg: Settings,
+    build: Any,
+    *,
+    serving: Serving,
+    tracker: ReadyTracker,
+    index: WatchIndex,
+    gate: admission.Admission,
 ) -> None:
     @kopf.on.login(id="login", registry=registry)
     async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
@@ -338,7 +323,8 @@ def _register_lifecycle(
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings, cfg)
         await build(settings, memo)
-        memo.claims = {}  # Kopf's claims index, as the first watch event hands it over (_register_ownership)
+        gate.bind(memo.reconciler.slots)
+        memo.index = index
         memo.timers = timed_passes(cfg, memo, tracker)
         memo.timers.start()
         memo.observer = asyncio.create_task(serving.observe(settings), name="wsconn discovery observer")
@@ -365,7 +351,7 @@ def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker) -> Timer
     and clients: a timed pass reports its status and Events itself, since no Kopf handler runs it."""
 
     async def drift(view: ObjectView) -> None:
-        obj = replace(view, claimants=claimants_for(view.spec, view.name, memo.claims))
+        obj = replace(view, claimants=claimants_for(view.spec, view.name, memo.index.claims))
         try:
             result = await memo.reconciler.reconcile(obj, log=ref_logger(obj.namespace, obj.name))
         except ReconcilerClosed:
@@ -397,49 +383,42 @@ def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker) -> Timer
     )
 
 
-def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -> None:
-    # Index functions are coroutines: Kopf runs a plain function in a worker thread, two hops per event.
-    @kopf.index(*RESOURCE, id="secret_users", registry=registry)
-    async def index_secret_users(
-        *,
-        name: str,
-        namespace: str | None,
-        spec: Mapping[str, Any],
-        status: Mapping[str, Any],
-        meta: Any,
-        **_: Any,
-    ) -> SecretUsers:
-        """Secret -> (resource name, Secret version last applied, trigger annotation)."""
-        trigger = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
-        return secret_users(ObjectRef(namespace or "", name), spec, status, trigger)
-
+def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker, index: WatchIndex) -> None:
     @kopf.on.resume(*RESOURCE, id="reconcile", registry=registry)
     @kopf.on.create(*RESOURCE, id="reconcile", registry=registry)
     @kopf.on.update(*RESOURCE, id="reconcile", registry=registry)
     async def reconcile(
-        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
     ) -> None:
         """Level-based reconcile for every change of the resource (spec, annotations) and on resume."""
-        obj = claimed_view(body, kwargs[CLAIMS_INDEX])
+        obj = claimed_view(body, index.claims)
         try:
-            result = await memo.reconciler.reconcile(obj, log=object_logger(logger), retry=retry)
+            result = await memo.reconciler.reconcile(
+                obj, log=object_logger(logger), retry=retry, admitted=admission.held()
+            )
         except ReconcilerClosed:
             return
+        finally:
+            admission.release()  # Kopf's patch and a retry's delay follow: not in a worker slot
         _report(body, obj, patch, result, tracker)
         if result.retry_after is not None:
             raise kopf.TemporaryError(result.outcome.message, delay=result.retry_after)
 
     @kopf.on.delete(*RESOURCE, id="delete", registry=registry)
     async def delete(
-        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **kwargs: Any
+        body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, memo: kopf.Memo, **_: Any
     ) -> None:
         """Delete in Azure (or orphan) before the finalizer goes; a failure keeps it and says why. A resource
         that does not own its connection lets go without touching Azure."""
-        obj = claimed_view(body, kwargs[CLAIMS_INDEX])
+        obj = claimed_view(body, index.claims)
         try:
-            result = await memo.reconciler.delete(obj, log=object_logger(logger), retry=retry)
+            result = await memo.reconciler.delete(
+                obj, log=object_logger(logger), retry=retry, admitted=admission.held()
+            )
         except ReconcilerClosed:
             raise kopf.TemporaryError("the operator is stopping", delay=1) from None
+        finally:
+            admission.release()
         if result.done:
             tracker.drop(obj.uid)
             forget_conditions(obj.namespace, obj.name)
@@ -450,38 +429,23 @@ def _register_resource(registry: kopf.OperatorRegistry, tracker: ReadyTracker) -
         raise kopf.TemporaryError(result.message, delay=result.retry_after or 0.0)
 
 
-def _register_ownership(registry: kopf.OperatorRegistry) -> None:
-    @kopf.index(*RESOURCE, id=CLAIMS_INDEX, registry=registry)
-    async def index_claims(
-        *,
-        name: str,
-        namespace: str | None,
-        spec: Mapping[str, Any],
-        status: Mapping[str, Any],
-        meta: Any,
-        **_: Any,
-    ) -> Claims:
-        """Connection -> the resources that name it (who owns it is decided from these)."""
-        created = str(meta.get("creationTimestamp") or "")
-        return connection_claims(ObjectRef(namespace or "", name), spec, status, created)
-
+def _register_ownership(registry: kopf.OperatorRegistry, index: WatchIndex) -> None:
     @kopf.on.event(*RESOURCE, id="watched", registry=registry)
-    async def watched(*, type: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    async def watched(*, type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         """Every event of a resource: the timed passes keep its latest view; when it is gone (its finalizer
-        released), the next in line for its connection, if any, takes over at once. Kopf has already dropped
-        it from the index when this runs."""
-        memo.claims = kwargs[CLAIMS_INDEX]
+        released), the next in line for its connection, if any, takes over at once. The index has already
+        dropped it when this runs (watchindex.py: it follows the watch stream as it is read)."""
         if type != "DELETED":
             memo.timers.seen(body)
             return
         memo.timers.forget(str(body.metadata.uid))
-        successor = ownership.owner(claimants_of(body, kwargs[CLAIMS_INDEX]))
+        successor = ownership.owner(claimants_of(body, index.claims))
         if successor is not None:
             marker = f"owner-gone@{format_time(utcnow())}"
             await memo.trigger(ObjectRef(successor.namespace, successor.name), marker)
 
 
-def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
+def _register_secret_watch(registry: kopf.OperatorRegistry, index: WatchIndex) -> None:
     @kopf.on.event("v1", "secrets", id="secret_event", registry=registry)
     async def secret_event(
         *,
@@ -490,15 +454,14 @@ def _register_secret_watch(registry: kopf.OperatorRegistry) -> None:
         namespace: str | None,
         meta: Any,
         memo: kopf.Memo,
-        **kwargs: Any,
+        **_: Any,
     ) -> None:
         """Re-reconcile the resources that use a Secret that appeared, changed or went away."""
         secret = SecretRef(namespace or "", name)
         current = None if type == "DELETED" else str(meta.get("resourceVersion") or "")
         memo.seen_secrets.changed(secret, version=current)
         version = "deleted" if current is None else current
-        index: kopf.Index[SecretRef, tuple[str, str | None, str | None]] = kwargs["secret_users"]
-        users = index.get(secret, ())
+        users: tuple[SecretUser, ...] = index.secret_users.get(secret, ())
         for resource, marker in secret_markers(users, secret, version, listing=type is None):
             log.info(
                 "Secret %s is at version %s: re-reconciling %s/%s",

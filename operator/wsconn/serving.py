@@ -11,15 +11,17 @@ Alone, Kopf then fails three ways (measured, issue 12):
   finalizer is ever released: the CRD stays Terminating;
 - started before the CRD exists: it never serves it.
 
-So, and (with indexgate.py) this is one of the two modules that reach into Kopf's internals (kopf is pinned;
+So, and (with admission.py) this is one of the two modules that reach into Kopf's internals (kopf is pinned;
 tests/unit/test_serving.py and tests/e2e/test_crd_lifecycle.py fail if they change):
 
 1. `Serving.observe` reads the API group's discovery document every 10 s (one GET; discovery needs no RBAC) and revises
    what Kopf watches when the resource appears, vanishes or starts terminating, as Kopf's own scanning would.
    While the CRD terminates, the resource is served as patchable, so Kopf's deletion handlers run and release
    the finalizers as the deletion asks.
-2. `tolerate_missing_resource`: a watch of the resource that answers 404 (its CRD just vanished, before the
-   next look at discovery) waits and retries instead of failing the operator.
+2. `install_watch`: a watch of the resource that answers 404 (its CRD just vanished, before the next look at
+   discovery) waits and retries instead of failing the operator. The same wrapper of Kopf's watch stream
+   drops every object's managedFields as it is read and hands the resource's events to the operator's
+   index first (watchindex.py).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, Final
+from asyncio import FIRST_COMPLETED
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import kopf
 from kopf._cogs.clients import errors, scanning, watching
@@ -111,22 +115,165 @@ def resource_state(resources: set[Any]) -> str:
 MISSING_RETRY_SECONDS: Final = 2.0
 
 
-def tolerate_missing_resource() -> None:
-    """Make a 404 on the resource's watch a wait-and-retry instead of an operator failure (idempotent)."""
-    original = watching.continuous_watch
-    if getattr(original, "wsconn_tolerant", False):
+class StreamObserver(Protocol):
+    """What follows the resource's watch streams as they are read (watchindex.WatchIndex)."""
+
+    def listing(self, namespace: str | None) -> None: ...
+
+    def listed(self, namespace: str | None) -> None: ...
+
+    def observe(self, namespace: str | None, raw_event: Mapping[str, Any]) -> None: ...
+
+
+class Room(Protocol):
+    """Whether Kopf may be handed one more new object now (admission.Admission)."""
+
+    def has_room(self) -> bool: ...
+
+    async def wait_room(self) -> None: ...
+
+    def take(self, raw_event: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the resource's watch streams call as they are read."""
+
+    observer: StreamObserver
+    pack: Callable[[dict[str, Any]], None]  # packs an event's body until Kopf processes it (admission.pack)
+    room: Room
+
+
+_hooks: list[Hooks] = []  # the last installed (replaced, not stacked)
+
+
+def drop_managed_fields(body: Any) -> None:
+    """Drop `metadata.managedFields` from a raw object, in place: nothing here reads them."""
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+
+
+def install_watch(hooks: Hooks | None = None) -> None:
+    """Wrap Kopf's watch streams (idempotent; the last hooks given are the ones called):
+
+    - every event's object loses `metadata.managedFields` as it is read, before Kopf queues it: nothing here
+      reads them, and they were about half of a resource's body as Kopf holds it (11 KiB of Python objects per
+      resource at a restart, issue 16), and more of a Secret's;
+    - the resource's listings and events go to the observer first (its indexes are then complete once the
+      listings are, whatever Kopf's workers are doing), and each event's body is packed until Kopf processes
+      it (admission.py);
+    - a new object (listed or ADDED) reaches Kopf only when there is room (`paced`);
+    - a 404 on the resource's watch (its CRD just vanished, before the next look at discovery) waits and ends
+      the stream instead of failing the operator; Kopf then watches again.
+    """
+    _hooks[:] = [hooks] if hooks is not None else []
+    if getattr(watching.continuous_watch, "wsconn_wrapped", False):
         return
+    original = watching.continuous_watch
 
     async def continuous_watch(**kwargs: Any) -> AsyncIterator[Any]:
         resource = kwargs["resource"]
+        namespace = kwargs.get("namespace")
+        ours = (resource.group, resource.plural) == (GROUP, PLURAL)
+        hooks = _hooks[0] if ours and _hooks else None
         try:
-            async for event in original(**kwargs):
-                yield event
+            if hooks is None:
+                async for event in original(**kwargs):
+                    if isinstance(event, dict):
+                        drop_managed_fields(event.get("object"))
+                    yield event
+            else:
+                async for event in paced(original(**kwargs), hooks, namespace):
+                    yield event
         except errors.APINotFoundError:
-            if (resource.group, resource.plural) != (GROUP, PLURAL):
+            if not ours:
                 raise
             log.info("%s answered 404 (its CRD is gone); retrying in %gs", resource, MISSING_RETRY_SECONDS)
             await asyncio.sleep(MISSING_RETRY_SECONDS)
 
-    continuous_watch.wsconn_tolerant = True  # type: ignore[attr-defined]
+    continuous_watch.wsconn_wrapped = True  # type: ignore[attr-defined]
     watching.continuous_watch = continuous_watch
+
+
+async def paced(stream: AsyncIterator[Any], hooks: Hooks, namespace: str | None) -> AsyncIterator[Any]:
+    """The resource's watch stream as Kopf gets it: every event observed and packed as it is read, and a new
+    object (listed, or ADDED) handed to Kopf only when there is room.
+
+    Kopf holds about 12 KiB for each object it has been handed and not processed yet (its worker, queue and
+    event): 120 MiB when 10,000 resources are created at once or listed at a restart. Held here, an object
+    costs its packed event, about 3.5 KB; a later event of a held object replaces it in its place (Kopf
+    processes an object's latest state), and events of the objects Kopf has pass at once, so their changes and
+    deletions do not wait behind a burst of new ones. The stream is read on meanwhile.
+    """
+    held: dict[str, dict[str, Any]] = {}  # uid -> its latest event, oldest first
+    # Kopf's stream is read by a task of its own, as Kopf's watcher read it: its request's timeouts belong to
+    # the task that started it.
+    items: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+    reader = asyncio.create_task(_read(stream, items))
+    hooks.observer.listing(namespace)
+    try:
+        while True:
+            while held and hooks.room.has_room():
+                event = held.pop(next(iter(held)))
+                hooks.room.take(event)
+                yield event
+            if items.empty() and held:
+                roomy = asyncio.ensure_future(hooks.room.wait_room())
+                getting = asyncio.ensure_future(items.get())
+                await asyncio.wait([roomy, getting], return_when=FIRST_COMPLETED)
+                roomy.cancel()
+                if not getting.done():
+                    getting.cancel()
+                    continue
+                item, error = getting.result()
+            else:
+                item, error = await items.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                break
+            seen = _observe(item, hooks, namespace)
+            if seen is not None:
+                uid, new = seen
+                if uid in held or (new and not hooks.room.has_room()):
+                    held[uid] = item
+                    continue
+                if new:
+                    hooks.room.take(item)
+            yield item
+        while held:  # the stream ended (a watch that expired): what is held still goes to Kopf
+            await hooks.room.wait_room()
+            event = held.pop(next(iter(held)))
+            hooks.room.take(event)
+            yield event
+    finally:
+        reader.cancel()
+
+
+_END: Final = object()  # the end of Kopf's stream, in `paced`'s queue
+
+
+async def _read(stream: AsyncIterator[Any], items: asyncio.Queue[tuple[Any, BaseException | None]]) -> None:
+    """Every item of `stream` into `items`, then _END, or the exception that ended it."""
+    try:
+        async for item in stream:
+            items.put_nowait((item, None))
+    except Exception as exc:  # handed to the reader of `items`, which raises it in Kopf's watcher
+        items.put_nowait((None, exc))
+    else:
+        items.put_nowait((_END, None))
+
+
+def _observe(event: Any, hooks: Hooks, namespace: str | None) -> tuple[str, bool] | None:
+    """One item of the stream observed (and an event packed): the event's object's uid and whether it is new
+    (listed, or ADDED); None for a bookmark."""
+    if event is watching.Bookmark.LISTED:
+        hooks.observer.listed(namespace)
+    if not isinstance(event, dict):
+        return None
+    drop_managed_fields(event.get("object"))
+    hooks.observer.observe(namespace, event)
+    hooks.pack(event)
+    uid = str(((event.get("object") or {}).get("metadata") or {}).get("uid") or "")
+    return uid, event.get("type") in (None, "ADDED")

@@ -73,6 +73,15 @@ def test_converges_after_kills_apiserver_restart_and_arm_faults(
         time.sleep(1.0)
         operator.kill()
         operator = start_operator()
+        # What is deleted next must have been written first, or its deletion has nothing to delete in Azure:
+        # a workspace's passes are admitted a bounded number at a time, in order, through ARM's 429 bursts.
+        doomed = {names[i] for i in DELETED}
+        wait_for(
+            lambda: doomed <= {c["name"] for c in emulator.connections(prefix=workspace.id)},
+            timeout=60,
+            interval=0.2,
+            what="the resources to delete written to Azure",
+        )
         api = custom(kube)
         for i in DELETED:
             api.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, names[i])

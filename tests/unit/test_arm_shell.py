@@ -18,9 +18,9 @@ from wsconn.arm.throttle import (
     TokenBucket,
     remaining_tokens,
 )
-from wsconn.handlers import referenced_secrets
 from wsconn.logs import ContextFilter, log_context
 from wsconn.reconciler import scrub
+from wsconn.watchindex import referenced_secrets
 
 
 class Clock:

@@ -22,12 +22,14 @@ from wsconn import handlers
 from wsconn.api.references import ObjectRef, SecretRef
 from wsconn.arm.errors import ArmError
 from wsconn.core.ownership import Claimant
-from wsconn.handlers import TRIGGER_ANNOTATION, StatusDiffBase
+from wsconn.handlers import StatusDiffBase
 from wsconn.metrics import ReadyTracker
 from wsconn.reconciler import ObjectView
 from wsconn.settings import Settings
+from wsconn.watchindex import TRIGGER_ANNOTATION, SecretUser, WatchIndex
 
 LOG = logging.getLogger("test")
+KEY = "00000000-0000-0000-0000-000000000001/rg/ws-main/conn"  # the connection apikey_spec() names
 
 
 class FakeSeen:
@@ -76,19 +78,20 @@ class Wiring:
         self.event_poster = FakeEvents()
         self.seen = FakeSeen()
         self.settings = Settings(**settings)
-        self.serving = handlers.register(self.registry, self.settings, build)
-        # Kopf's index of connection claims, as a plain mapping (connection key -> claimants).
-        self.claims: dict[str, list[Claimant]] = {}
+        # The index the handlers read, fed here directly (tests/unit/test_watchindex.py feeds it events).
+        self.index = WatchIndex()
+        self.serving = handlers.register(self.registry, self.settings, build, self.index)
         self.memo = kopf.Memo(
             reconciler=self.shell.reconciler,
             trigger=self.trigger,
             status_writer=self.shell.writer,
             events=self.event_poster,
-            claims=self.claims,
+            index=self.index,
             seen_secrets=self.seen,
         )
         self.memo.timers = self.timers = handlers.timed_passes(self.settings, self.memo, ReadyTracker())
         self.events: asyncio.Queue[Any] | None = None
+        self.claimed: list[Claimant] = []
 
     async def trigger(self, ref: ObjectRef, marker: str) -> None:
         self.triggered.append((ref, marker))
@@ -111,9 +114,21 @@ class Wiring:
         posting.settings_var.set(kopf.OperatorSettings())
         posting.event_queue_var.set(self.events)
         posting.event_queue_loop_var.set(asyncio.get_running_loop())
-        kwargs.setdefault(handlers.CLAIMS_INDEX, self.claims)
         result = self.handler(handler_id, kind)(memo=self.memo, logger=LOG, **kwargs)
         return await result if asyncio.iscoroutine(result) else result
+
+    def claim(self, *claimants: Claimant) -> None:
+        """The claimants of KEY in the index, instead of those before."""
+        for uid in [f"{c.namespace}/{c.name}" for c in self.claimed]:
+            self.index.claims.drop(uid, [KEY])
+        self.claimed = list(claimants)
+        for c in claimants:
+            self.index.claims.put(f"{c.namespace}/{c.name}", {KEY: c})
+
+    def users(self, secret: SecretRef, users: list[SecretUser]) -> None:
+        """The users of `secret` in the index."""
+        for user in users:
+            self.index.secret_users.put(user[0], {secret: user})
 
     def posted(self) -> list[tuple[str, str]]:
         assert self.events is not None
@@ -358,34 +373,13 @@ def test_the_grace_sweep_looks_only_at_waiting_resources_and_ticks_by_the_grace(
 
 # ---- one owner per connection ---------------------------------------------------------------------------------
 
-KEY = "00000000-0000-0000-0000-000000000001/rg/ws-main/conn"
-
-
-def test_the_claims_index_keys_the_connection_case_insensitively() -> None:
-    wiring = Wiring()
-    indexer = wiring.handler(handlers.CLAIMS_INDEX, "indexing")
-
-    def index(**kwargs: Any) -> Any:
-        return run(indexer(**kwargs))
-
-    spec = apikey_spec(connectionName="Conn")
-    got = index(
-        name="x",
-        namespace="team-a",
-        spec=spec,
-        status={"appliedFingerprint": "sha256:1"},
-        meta={"creationTimestamp": "2026-01-01T00:00:00Z"},
-    )
-    assert got == {KEY: Claimant("team-a", "x", "2026-01-01T00:00:00Z", applied=True)}
-    assert index(name="x", namespace="team-a", spec={}, status={}, meta={}) == {}
-
 
 def test_a_resource_whose_connection_another_owns_is_stalled_by_the_handler() -> None:
     wiring = Wiring()
-    wiring.claims[KEY] = [
+    wiring.claim(
         Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True),
         Claimant("ns", "conn", "2026-02-01T00:00:00Z", applied=False),
-    ]
+    )
     patch = kopf.Patch()
 
     async def scenario() -> None:
@@ -405,10 +399,10 @@ def test_a_resource_whose_connection_another_owns_is_stalled_by_the_handler() ->
 def test_when_a_resource_is_gone_the_next_in_line_is_triggered() -> None:
     wiring = Wiring()
     gone = body(view())
-    wiring.claims[KEY] = [
+    wiring.claim(
         Claimant("team-c", "conn", "2026-03-01T00:00:00Z", applied=False),
         Claimant("team-b", "conn", "2026-02-01T00:00:00Z", applied=False),
-    ]
+    )
 
     async def event(kind: str) -> None:
         await wiring.call("watched", "watching", type=kind, body=gone)
@@ -419,7 +413,7 @@ def test_when_a_resource_is_gone_the_next_in_line_is_triggered() -> None:
     [(ref, marker)] = wiring.triggered
     assert ref == ObjectRef("team-b", "conn")
     assert marker.startswith("owner-gone@")
-    wiring.claims[KEY] = []
+    wiring.claim()
     in_loop(lambda: event("DELETED"))
     assert len(wiring.triggered) == 1, "nobody left: nothing to trigger"
 
@@ -457,24 +451,6 @@ def test_a_failed_delete_keeps_the_finalizer_warns_and_retries() -> None:
 # ---- Secrets ----------------------------------------------------------------------------------------------------
 
 
-def test_the_index_keys_secrets_by_the_resources_own_namespace() -> None:
-    wiring = Wiring()
-    index = wiring.handler("secret_users", "indexing")
-    got = run(
-        index(
-            name="conn",
-            namespace="team-a",
-            spec=apikey_spec(secret="openai"),
-            status={"secretVersions": {"openai": "7"}},
-            meta={"annotations": {handlers.TRIGGER_ANNOTATION: "openai@7"}},
-        )
-    )
-    assert got == {
-        SecretRef("team-a", "openai"): ("conn", "7", "openai@7"),
-        SecretRef("team-a", "wsconn-azure-credentials"): ("conn", None, "openai@7"),
-    }
-
-
 def test_every_secret_event_reaches_the_list_of_secrets_that_exist_with_its_version() -> None:
     wiring = Wiring()
 
@@ -487,7 +463,6 @@ def test_every_secret_event_reaches_the_list_of_secrets_that_exist_with_its_vers
                 name="openai",
                 namespace="team-a",
                 meta={"resourceVersion": str(version)},
-                secret_users={},
             )
 
     in_loop(events)
@@ -510,10 +485,11 @@ def test_every_secret_event_reaches_the_list_of_secrets_that_exist_with_its_vers
     ids=["changed", "already-applied", "already-triggered", "deleted"],
 )
 def test_a_secret_change_triggers_the_resources_that_have_not_seen_it(
-    version: str, users: list[tuple[str, str | None, str | None]], triggered: list[tuple[str, str]]
+    version: str, users: list[SecretUser], triggered: list[tuple[str, str]]
 ) -> None:
     wiring = Wiring()
     secret = SecretRef("ns", "openai")
+    wiring.users(secret, users)
 
     async def scenario() -> None:
         await wiring.call(
@@ -523,7 +499,6 @@ def test_a_secret_change_triggers_the_resources_that_have_not_seen_it(
             name="openai",
             namespace="ns",
             meta={"resourceVersion": version},
-            secret_users={secret: users},
         )
 
     in_loop(scenario)

@@ -14,11 +14,12 @@ import pytest
 
 from tests.unit.virtual import run
 from wsconn.api.references import ObjectRef, SecretRef
-from wsconn.handlers import TRIGGER_ANNOTATION, Trigger
+from wsconn.handlers import Trigger
 from wsconn.kube.client import Endpoint, KubeClient, KubeError
 from wsconn.kube.events import EventPoster
 from wsconn.kube.secrets import METADATA_ONLY, SecretReader, SecretReadError, SeenSecrets
 from wsconn.kube.status import StatusPatcher
+from wsconn.watchindex import TRIGGER_ANNOTATION
 
 CONN = "/apis/azureml.dev/v1alpha1/namespaces/ns/workspaceconnections/conn"
 

@@ -837,6 +837,45 @@ def test_one_worker_still_serves_every_object() -> None:
     assert [r.outcome.reason for r in run(scenario())] == [reasons.SUCCEEDED] * 5
 
 
+def test_an_admitted_pass_runs_in_the_slot_its_caller_holds() -> None:
+    shell = Shell(workers=1)
+
+    async def scenario() -> tuple[Result, int]:
+        slots = shell.reconciler.slots
+        obj = spread(0)
+        await slots.acquire(obj.scope)  # taken by admission before Kopf processed the event
+        result = await shell.reconciler.reconcile(obj, log=LOG, admitted=True)
+        held = slots.held
+        slots.release(obj.scope)
+        return result, held
+
+    result, held = run(scenario())
+    assert result.outcome.reason == reasons.SUCCEEDED, "no second slot was waited for"
+    assert held == 1
+
+
+def test_a_timed_pass_waits_for_its_slot_before_the_objects_lock() -> None:
+    """Slot, then lock, for every pass: a timed pass that took the object's lock first and then waited for the
+    slot an admitted pass of the same object holds would wait for ever, and so would that pass."""
+    shell = Shell(workers=1)
+
+    async def scenario() -> list[reasons.Reason]:
+        obj = spread(0)
+
+        async def kopf_pass() -> Result:
+            async with shell.reconciler.slots.slot(obj.scope):  # admitted
+                await asyncio.sleep(1)  # Kopf builds its state; the timed pass starts meanwhile
+                return await shell.reconciler.reconcile(obj, log=LOG, admitted=True)
+
+        admitted = asyncio.create_task(kopf_pass())
+        await asyncio.sleep(0.5)
+        timed = asyncio.create_task(shell.reconciler.reconcile(obj, log=LOG))
+        results = await asyncio.wait_for(asyncio.gather(admitted, timed), timeout=100)
+        return [r.outcome.reason for r in results]
+
+    assert run(scenario()) == [reasons.SUCCEEDED, reasons.SUCCEEDED]
+
+
 # ---- one owner per connection -------------------------------------------------------------------------------
 
 OWNER = Claimant("team-a", "conn", "2026-01-01T00:00:00Z", applied=True)

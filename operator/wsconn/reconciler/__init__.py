@@ -5,9 +5,10 @@ deletion is the only other path. Passes for one object never overlap (a lock per
 beside change handlers), and each pass starts from the freshest status this process knows, so a timer
 holding an older snapshot cannot repeat a PUT that a change handler just made.
 
-At most `workers` passes run at once (here, not Kopf's worker limit: see handlers.configure), shared fairly
+At most `workers` passes run at once (`slots`, not Kopf's worker limit: see admission.py), shared fairly
 between subscriptions and workspaces (arm/slots.py), so passes that wait on one slow workspace cannot hold
-every worker. A pass has a deadline (`pass_timeout`), from the moment it runs to its result. `close` ends
+every worker. A pass Kopf runs comes with its slot (`admitted`: taken before Kopf processed the event); a
+timed pass takes one here. A pass has a deadline (`pass_timeout`), from the moment it runs to its result. `close` ends
 what is still running before the operator's clients close.
 """
 
@@ -80,7 +81,7 @@ class Reconciler:
         self._ports = Ports(
             principals=principals, secrets=secrets, status_writer=status_writer, config=config
         )
-        self._slots = FairSlots(workers)
+        self.slots = FairSlots(workers)
         self._clock = clock
         self._jitter = jitter
         self._locks: dict[str, asyncio.Lock] = {}
@@ -142,10 +143,10 @@ class Reconciler:
         )
         return grace.grace_over(ends=ends, now=self._clock())
 
-    async def reconcile(self, obj: ObjectView, *, log: Log, retry: int = 0) -> Result:
-        """One level-based pass for `obj`."""
+    async def reconcile(self, obj: ObjectView, *, log: Log, retry: int = 0, admitted: bool = False) -> Result:
+        """One level-based pass for `obj` (`admitted`: the caller holds a slot for it)."""
         correlation_id = str(uuid.uuid4())
-        async with self._running(obj):
+        async with self._running(obj, admitted):
             state = self._pass(obj, retry)
             with log_context(resource=str(obj.ref), correlation_id=correlation_id):
                 apply = ApplyPass(
@@ -162,10 +163,12 @@ class Reconciler:
                 self._checked[obj.uid] = state.checked
             return result
 
-    async def delete(self, obj: ObjectView, *, log: Log, retry: int = 0) -> DeleteResult:
+    async def delete(
+        self, obj: ObjectView, *, log: Log, retry: int = 0, admitted: bool = False
+    ) -> DeleteResult:
         """Delete the connection in Azure (policy Delete) or leave it (Orphan)."""
         correlation_id = str(uuid.uuid4())
-        async with self._running(obj):
+        async with self._running(obj, admitted):
             state = self._pass(obj, retry)
             with log_context(resource=str(obj.ref), correlation_id=correlation_id):
                 deletion = DeletePass(self._ports, state, log=log, correlation_id=correlation_id)
@@ -207,13 +210,15 @@ class Reconciler:
         )
 
     @contextlib.asynccontextmanager
-    async def _running(self, obj: ObjectView) -> AsyncIterator[None]:
-        """The object's lock, then a fair worker slot; the liveness clock starts only once the pass runs, so
-        passes queued behind a busy operator do not look wedged."""
+    async def _running(self, obj: ObjectView, admitted: bool) -> AsyncIterator[None]:
+        """A fair worker slot (unless the caller holds one), then the object's lock: always in that order, so a
+        pass holding the lock never waits for a slot that passes waiting for the lock hold. The liveness clock
+        starts only once the pass runs, so passes queued behind a busy operator do not look wedged."""
         if self._closed:
             raise ReconcilerClosed(str(obj.ref))
         lock = self._locks.setdefault(obj.uid, asyncio.Lock())
-        async with lock, self._slots.slot(obj.scope):
+        slot = contextlib.nullcontext() if admitted else self.slots.slot(obj.scope)
+        async with slot, lock:
             if self._closed:
                 raise ReconcilerClosed(str(obj.ref))
             task = asyncio.current_task()

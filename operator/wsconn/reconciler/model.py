@@ -134,12 +134,17 @@ class ObjectView:
 
     @property
     def scope(self) -> tuple[str, str]:
-        """(subscription, resource group/workspace) from the spec, read leniently: the key the reconciler's
-        worker slots are shared by ('' for what the spec lacks)."""
-        workspace = self.spec.get("workspace")
-        ws = workspace if isinstance(workspace, Mapping) else {}
-        sub, rg, name = (str(ws.get(k) or "") for k in ("subscriptionId", "resourceGroup", "name"))
-        return sub.lower(), f"{rg}/{name}".lower()
+        """The key the worker slots are shared by (`scope_of` its spec)."""
+        return scope_of(self.spec)
+
+
+def scope_of(spec: Mapping[str, Any]) -> tuple[str, str]:
+    """(subscription, resource group/workspace) from a raw spec, read leniently: the key the worker slots are
+    shared by ('' for what the spec lacks)."""
+    workspace = spec.get("workspace")
+    ws = workspace if isinstance(workspace, Mapping) else {}
+    sub, rg, name = (str(ws.get(k) or "") for k in ("subscriptionId", "resourceGroup", "name"))
+    return sub.lower(), f"{rg}/{name}".lower()
 
 
 @dataclass(frozen=True)
