@@ -1,4 +1,4 @@
-"""`python -m bench.merge --out DIR --stem DATE [--note TEXT ...] RUN.json ...`: one results page from several
+"""`python -m bench.merge --out DIR --stem DATE [--note TEXT ...] [--label TEXT ...] RUN.json ...`: one results page from several
 runs of `bench/run`, each column from the run that measured it.
 
 A results page that sets this operator's large case and Azure Service Operator's beside its own small ones
@@ -27,10 +27,20 @@ class MergeError(Exception):
     """The runs cannot share one page."""
 
 
-def merge(runs: list[dict[str, Any]], *, date: str, notes: list[str]) -> dict[str, Any]:
-    """One results dict holding every run's sizes in the order given."""
+def merge(
+    runs: list[dict[str, Any]], *, date: str, notes: list[str], labels: list[str] | None = None
+) -> dict[str, Any]:
+    """One results dict holding every run's sizes in the order given; `labels`, one per run, mark its columns
+    (as "before" and "after" a change, when both stand on the page)."""
     if not runs:
         raise MergeError("no runs to merge")
+    if labels:
+        if len(labels) != len(runs):
+            raise MergeError(f"{len(labels)} labels for {len(runs)} runs")
+        runs = [
+            {**run, "sizes": [{**size, "label": label} for size in run["sizes"]]}
+            for run, label in zip(runs, labels, strict=True)
+        ]
     first = runs[0]
     for run in runs[1:]:
         differ = [k for k in SAME_MACHINE if run["machine"].get(k) != first["machine"].get(k)]
@@ -57,10 +67,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="results directory")
     parser.add_argument("--stem", required=True, help="file name without extension, normally the date")
     parser.add_argument("--note", action="append", default=[], help="a note for the page (repeatable)")
+    parser.add_argument(
+        "--label", action="append", default=[], help="a label for each run's columns (one per run, in order)"
+    )
     args = parser.parse_args(argv)
     runs = [json.loads(path.read_text()) for path in args.runs]
     try:
-        merged = merge(runs, date=args.stem, notes=args.note)
+        merged = merge(runs, date=args.stem, notes=args.note, labels=args.label)
     except MergeError as exc:
         print(f"bench.merge: {exc}", file=sys.stderr)
         return 2

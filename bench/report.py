@@ -267,10 +267,11 @@ def _aso_rows(size: dict[str, Any]) -> dict[str, str]:
 
 
 def column_name(size: dict[str, Any]) -> str:
-    """A column's header: its N, and the second client's rate when one spent writes beside it (a run of the
-    same N without one may stand on the same page)."""
+    """A column's header: its N, the second client's rate when one spent writes beside it (a run of the
+    same N without one may stand on the same page), and the label bench.merge gave its run, if any."""
     rate = (size.get("plan") or {}).get("second_client_rate") or 0
-    return f"N = {size['n']:,}" + (f", second client {rate:g}/s" if rate else "")
+    label = f" ({size['label']})" if size.get("label") else ""
+    return f"N = {size['n']:,}" + (f", second client {rate:g}/s" if rate else "") + label
 
 
 def _columns(sizes: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[str]]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench import report
 from bench.merge import MergeError, main, merge
 
 MACHINE = {
@@ -60,6 +61,13 @@ def test_runs_that_would_not_compare_are_refused() -> None:
     with pytest.raises(MergeError, match="no runs"):
         merge([], date="d", notes=[])
     assert merge([run("a", 100), run("b", 1000, operator="0.2.0")], date="d", notes=[])["sizes"]
+    with pytest.raises(MergeError, match="1 labels for 2 runs"):
+        merge([run("a", 100), run("b", 1000)], date="d", notes=[], labels=["after"])
+
+
+def test_labels_mark_each_runs_columns() -> None:
+    merged = merge([run("a", 100), run("b", 100)], date="d", notes=[], labels=["after", "before"])
+    assert [report.column_name(size) for size in merged["sizes"]] == ["N = 100 (after)", "N = 100 (before)"]
 
 
 def test_the_command_line_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
