@@ -76,7 +76,6 @@ class Admission:
         self._slots: FairSlots | None = None
         self._room = room
         self._changed = asyncio.Condition()
-        self.waiting = 0  # events waiting for admission now
         self.handed = 0  # new objects' events handed to Kopf (`take`) and not yet admitted
 
     def has_room(self) -> bool:
@@ -106,12 +105,10 @@ class Admission:
         if slots is None:
             raise RuntimeError("admission is not bound to the reconciler's slots")
         key = self._scope(_spec_of(raw_event))
-        self.waiting += 1
         try:
             await self._ready.wait()
             await slots.acquire(key)
         finally:
-            self.waiting -= 1
             if raw_event.pop(HANDED, False):
                 self.handed -= 1
                 async with self._changed:
@@ -121,7 +118,7 @@ class Admission:
 
 
 PACKED = "wsconn_packed"  # the raw event's key for its packed body (Kopf reads only `type` and `object`)
-HANDED = "wsconn_handed"  # the raw event's mark: counted by `room`
+HANDED = "wsconn_handed"  # the raw event's mark: counted in `handed` by `take`
 
 
 def pack(raw_event: dict[str, Any]) -> None:

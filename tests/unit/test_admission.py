@@ -66,7 +66,8 @@ def processor() -> Any:
 
 
 def admit(kopf: Kopf, events: list[dict[str, Any]], ready_at: float) -> tuple[int, list[set[str]]]:
-    """Process `events` with the index ready at `ready_at`; how many waited then and their bodies' keys."""
+    """Process `events` with the index ready at `ready_at`; how many were still waiting then (not processed,
+    not done) and their bodies' keys."""
 
     async def scenario() -> tuple[int, list[set[str]]]:
         ready = asyncio.Event()
@@ -75,7 +76,8 @@ def admit(kopf: Kopf, events: list[dict[str, Any]], ready_at: float) -> tuple[in
         admission.install(gate)
         tasks = [asyncio.create_task(processor()(raw_event=e, resource=OURS)) for e in events]
         await asyncio.sleep(ready_at)
-        waiting = gate.waiting, [set(e["object"]) for e in events]
+        pending = sum(not t.done() for t in tasks) - len(kopf.seen)
+        waiting = pending, [set(e["object"]) for e in events]
         ready.set()
         await asyncio.gather(*tasks)
         return waiting

@@ -48,10 +48,6 @@ class FairSlots:
         """Slots held now by keys starting with `prefix`."""
         return self._by_prefix[prefix]
 
-    def free_for(self, key: Key) -> bool:
-        """Whether `acquire(key)` would take a slot at once."""
-        return key not in self._waiting and self._fits(key)
-
     @contextlib.asynccontextmanager
     async def slot(self, key: Key) -> AsyncIterator[None]:
         """Hold a slot for `key` for the block."""
@@ -63,7 +59,7 @@ class FairSlots:
 
     async def acquire(self, key: Key) -> None:
         """Wait for a slot for `key` (first come, first served within a key)."""
-        if self.free_for(key):
+        if key not in self._waiting and self._fits(key):
             self._take(key)
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
