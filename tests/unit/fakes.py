@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,14 @@ class FakeSecrets:
         if self.error is not None:
             raise self.error
         return {ref: self.secrets.get(ref) for ref in refs}
+
+    async def credential(self, ref: SecretRef, keys: Collection[str]) -> FetchedSecret | None:
+        """The Secret with only `keys` of its data, read as `fetch` reads (kube/secrets.py keeps it per
+        version; its own tests hold that)."""
+        found = (await self.fetch([ref]))[ref]
+        if found is None:
+            return None
+        return dataclasses.replace(found, data={k: v for k, v in found.data.items() if k in keys})
 
     def versions(self, refs: Iterable[SecretRef]) -> dict[SecretRef, str] | None:
         """The stored Secrets' versions when `watched` and all exist; else None."""

@@ -208,6 +208,49 @@ def test_versions_come_from_the_watch_without_a_request_and_only_when_every_secr
     assert api.requests == []
 
 
+CREDENTIALS = {
+    "metadata": {"name": "wsconn-azure-credentials", "resourceVersion": "42", "uid": "u-2"},
+    "data": {"AZURE_CLIENT_ID": b64("app"), "AZURE_CLIENT_SECRET": b64("s3cret"), "other": b64("x")},
+}
+CREDENTIALS_PATH = "/api/v1/namespaces/ns/secrets/wsconn-azure-credentials"
+KEYS = frozenset({"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"})
+
+
+def test_a_credential_secret_is_read_once_per_version_the_watch_sees_and_keeps_only_its_keys() -> None:
+    ref = SecretRef("ns", "wsconn-azure-credentials")
+    rotated = {**CREDENTIALS, "metadata": {**CREDENTIALS["metadata"], "resourceVersion": "43"}}
+    api = ApiServer({("GET", CREDENTIALS_PATH): [(200, CREDENTIALS), (200, rotated)]})
+    watch = Watch({ref: "42"}, default=False)
+    reader = SecretReader(api.client(), watch=watch)
+    first = run(reader.credential(ref, KEYS))
+    assert first is not None
+    assert dict(first.data) == {
+        "AZURE_CLIENT_ID": b"app",
+        "AZURE_CLIENT_SECRET": b"s3cret",
+    }
+    assert run(reader.credential(ref, KEYS)) is first, "the watch still sees version 42: no request"
+    assert len(api.requests) == 1
+    watch.known[ref] = "43"
+    second = run(reader.credential(ref, KEYS))
+    assert second is not None
+    assert second.resource_version == "43", "a new version is read"
+    assert run(reader.credential(ref, KEYS)) is second
+    assert len(api.requests) == 2
+    del watch.known[ref]
+    assert run(reader.credential(ref, KEYS)) is None, "deleted: absent without a request"
+    assert len(api.requests) == 2
+
+
+def test_without_the_watch_a_credential_secret_is_read_every_time() -> None:
+    ref = SecretRef("ns", "wsconn-azure-credentials")
+    api = ApiServer({("GET", CREDENTIALS_PATH): [(200, CREDENTIALS), (200, CREDENTIALS), (404, {})]})
+    reader = SecretReader(api.client())
+    assert run(reader.credential(ref, KEYS)) is not None
+    assert run(reader.credential(ref, KEYS)) is not None
+    assert run(reader.credential(ref, KEYS)) is None
+    assert len(api.requests) == 3
+
+
 def names_page(names: list[str], token: str = "") -> dict[str, Any]:
     items = [{"metadata": {"name": n, "resourceVersion": f"{n}1"}} for n in names]
     return {"metadata": {"continue": token}, "items": items}

@@ -31,6 +31,10 @@ CERTIFICATE_KEY: Final = "AZURE_CLIENT_CERTIFICATE"
 CERTIFICATE_PASSWORD_KEY: Final = "AZURE_CLIENT_CERTIFICATE_PASSWORD"  # noqa: S105 - a key name
 WORKLOAD_IDENTITY_KEY: Final = "AZURE_USE_WORKLOAD_IDENTITY"
 OPERATOR_PRINCIPAL: Final = "operator"
+# Every key a credential Secret is read for: the rest of its data is no business of the identity.
+CREDENTIAL_KEYS: Final = frozenset(
+    {TENANT_KEY, CLIENT_KEY, SECRET_KEY, CERTIFICATE_KEY, CERTIFICATE_PASSWORD_KEY, WORKLOAD_IDENTITY_KEY}
+)
 
 Source = Literal["Resource", "Namespace", "Operator"]
 Kind = Literal["secret", "certificate", "workload"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from wsconn.api.references import SecretRef
@@ -161,12 +162,32 @@ class SecretReader:
     def __init__(self, kube: KubeClient, *, watch: SecretWatch | None = None) -> None:
         self._kube = kube
         self._watch = watch
+        # Credential Secrets as last read, their other keys left out: the credential built from them is kept
+        # as long (arm/principals.py), so this holds no value that is not held anyway.
+        self._credentials: dict[SecretRef, FetchedSecret] = {}
 
     async def fetch(self, refs: Iterable[SecretRef]) -> dict[SecretRef, FetchedSecret | None]:
         """Each Secret, or None where it does not exist."""
         unique = sorted(set(refs))
         found = await asyncio.gather(*(self._read_unless_unseen(ref) for ref in unique))
         return dict(zip(unique, found, strict=True))
+
+    async def credential(self, ref: SecretRef, keys: Collection[str]) -> FetchedSecret | None:
+        """A credential Secret with only `keys` of its data, or None where it does not exist. Read once per
+        version: while the Secret watch sees the version last read, that copy answers without a request (a
+        pass at rest used to read its namespace's credential Secret every time: 10,596 reads in a restart of
+        10,000 resources, issue 16). Without the watch it is read every time, as `fetch` does."""
+        kept = self._credentials.get(ref)
+        if kept is not None and self._watch is not None and self._watch.version(ref) == kept.resource_version:
+            return kept
+        found = (await self.fetch([ref]))[ref]
+        if found is None:
+            self._credentials.pop(ref, None)
+            return None
+        kept = dataclasses.replace(found, data={k: v for k, v in found.data.items() if k in keys})
+        if self._watch is not None:
+            self._credentials[ref] = kept
+        return kept
 
     def versions(self, refs: Iterable[SecretRef]) -> dict[SecretRef, str] | None:
         """The resourceVersion the Secret watch last saw of each of `refs`, without a request; None unless

@@ -31,6 +31,7 @@ from wsconn.core.conditions import Outcome, kept_rejection
 from wsconn.core.credentials import CredentialError, FetchedSecret, Resolved, resolve
 from wsconn.core.fingerprint import carried_over, fingerprint
 from wsconn.core.identity import (
+    CREDENTIAL_KEYS,
     Identity,
     IdentityError,
     credential_secret,
@@ -218,7 +219,10 @@ class ApplyPass:
         name = credential_secret(spec.azure_credentials)
         ref = p.obj.ref.secret(name)
         try:
-            found = (await self._ports.secrets.fetch([ref])).get(ref)
+            if name in spec.secret_names():  # the body uses it too: every key
+                found = (await self._ports.secrets.fetch([ref])).get(ref)
+            else:
+                found = await self._ports.secrets.credential(ref, CREDENTIAL_KEYS)
         except SecretReadError as exc:
             return p.failed(classify.classify(exc.fault), str(exc))
         chosen = self._identify(spec, found, name)

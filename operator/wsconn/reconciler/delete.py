@@ -12,7 +12,7 @@ from wsconn.api.spec import InvalidSpecError, parse_spec
 from wsconn.api.status import Status
 from wsconn.arm.errors import ArmFailure
 from wsconn.core import classify, ownership, reasons
-from wsconn.core.identity import IdentityError, credential_secret, requested_secret
+from wsconn.core.identity import CREDENTIAL_KEYS, IdentityError, credential_secret, requested_secret
 from wsconn.core.ids import connection_id
 from wsconn.core.plan import DeleteAction, plan_delete
 from wsconn.kube.secrets import SecretReadError
@@ -80,7 +80,7 @@ class DeletePass:
         obj, config = self._p.obj, self._ports.config
         requested = requested_secret(obj.spec)
         secret = obj.ref.secret(credential_secret(requested))
-        found = (await self._ports.secrets.fetch([secret])).get(secret)
+        found = await self._ports.secrets.credential(secret, CREDENTIAL_KEYS)
         return self._ports.principals.arm(config.identity(obj.namespace, requested, found))
 
     def _refused(self, exc: IdentityError) -> DeleteResult:

@@ -7,7 +7,7 @@ operator plugs in arm/client.py, kube/secrets.py and kube/status.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -49,6 +49,11 @@ class Secrets(Protocol):
     """Reads Secrets (kube/secrets.py)."""
 
     async def fetch(self, refs: Iterable[SecretRef]) -> Mapping[SecretRef, FetchedSecret | None]: ...
+
+    async def credential(self, ref: SecretRef, keys: Collection[str]) -> FetchedSecret | None:
+        """A credential Secret with only `keys` of its data (None: it does not exist), read once per version
+        the Secret watch sees."""
+        ...
 
     def versions(self, refs: Iterable[SecretRef]) -> Mapping[SecretRef, str] | None:
         """The resourceVersion of each of `refs` as the Secret watch last saw it, without reading; None unless
