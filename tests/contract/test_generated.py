@@ -11,9 +11,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import pytest
 import yaml
+from celpy import celtypes
+from celpy.adapter import json_to_cel
 
 from wsconn.api import contract, crd
 from wsconn.api.spec import CONNECTION_NAME_PATTERN, is_date_time, parse_spec
@@ -73,13 +76,16 @@ AUTH_TYPES = {"None", "AAD", *REQUIRED}
 FIELD_RULE = re.compile(
     r"^!has\(self\.credentials\) \|\| !has\(self\.credentials\.(\w+)\) \|\| self\.authType in \[(.*)\]$"
 )
-REQUIRED_RULE = re.compile(r"^self\.authType != '(\w+)' \|\| \(has\(self\.credentials\) && (.*)\)$")
 EFFECTIVE = r"\(has\(self\.azureApiVersion\) \? self\.azureApiVersion : '2026-05-01'\)"
-CATEGORY_RULE = re.compile(
-    rf"^!has\(self\.category\) \|\| !\({EFFECTIVE} in \[(.*)\]\) \|\| !\(self\.category in \[(.*)\]\)$"
-)
 FIELD_VERSION_RULE = re.compile(rf"^!has\(self\.(\w+)\) \|\| !\({EFFECTIVE} in \[([^\]]*)\]\)$")
 ALL_VERSIONS = ["2024-04-01", "2025-06-01", "2025-09-01", "2025-12-01", "2026-05-01"]
+
+
+def cel(expression: str, value: dict[str, Any]) -> Any:
+    """`expression` evaluated with `self` = `value` (cel-python, as `wsconn validate` evaluates the CRD)."""
+    env = celpy.Environment()
+    result = env.program(env.compile(expression)).evaluate({"self": json_to_cel(value)})
+    return bool(result) if isinstance(result, celtypes.BoolType) else str(result)
 
 
 def cel_list(text: str) -> list[str]:
@@ -241,14 +247,19 @@ def test_one_rule_per_credential_field_limits_it_to_its_auth_types(spec_schema: 
     assert found == {name: [users] for name, users in FIELD_USERS.items()}
 
 
-def test_one_rule_per_auth_type_requires_its_fields(spec_schema: dict[str, Any]) -> None:
-    found: dict[str, list[list[str]]] = {}
-    for rule in spec_rules(spec_schema):
-        match = REQUIRED_RULE.match(rule)
-        if match:
-            fields = re.findall(r"has\(self\.credentials\.(\w+)\)", match.group(2))
-            found.setdefault(match.group(1), []).append(fields)
-    assert found == {auth: [fields] for auth, fields in REQUIRED.items()}
+def test_one_rule_requires_each_auth_types_fields_and_says_which(spec_schema: dict[str, Any]) -> None:
+    [rule] = [r for r in spec_schema["x-kubernetes-validations"] if r["fieldPath"] == ".credentials"]
+    assert rule["reason"] == "FieldValueRequired"
+    for auth, fields in REQUIRED.items():
+        assert cel(rule["rule"], {"authType": auth, "credentials": {f: {} for f in fields}}) is True, auth
+        assert cel(rule["rule"], {"authType": auth}) is False, auth
+        for left_out in fields:
+            partial = {"authType": auth, "credentials": {f: {} for f in fields if f != left_out}}
+            assert cel(rule["rule"], partial) is False, (auth, left_out)
+        said = cel(rule["messageExpression"], {"authType": auth})
+        assert said == f"authType {auth} requires credentials {', '.join(fields)}"
+    for auth in AUTH_TYPES - REQUIRED.keys():
+        assert cel(rule["rule"], {"authType": auth}) is True, auth
 
 
 def test_field_rules_point_at_the_field(spec_schema: dict[str, Any]) -> None:
@@ -285,19 +296,26 @@ NEW_IN_2025_12 = {
 }  # fmt: skip
 
 
-def test_category_rules_refuse_each_category_on_the_versions_without_it(spec_schema: dict[str, Any]) -> None:
-    found: dict[str, set[str]] = {}
-    for rule in spec_rules(spec_schema):
-        match = CATEGORY_RULE.match(rule)
-        if match:
-            for version in cel_list(match.group(1)):
-                assert version not in found
-                found[version] = set(cel_list(match.group(2)))
-    assert found == {
+def test_one_category_rule_refuses_each_category_on_the_versions_without_it(
+    spec_schema: dict[str, Any],
+) -> None:
+    [rule] = [r for r in spec_schema["x-kubernetes-validations"] if r["fieldPath"] == ".category"]
+    assert rule["reason"] == "FieldValueInvalid"
+    missing = {
         "2024-04-01": NEW_IN_2025_06 | NEW_IN_2025_12,
         "2025-06-01": NEW_IN_2025_12,
         "2025-09-01": NEW_IN_2025_12,
     }
+    for version in ALL_VERSIONS:
+        for category in sorted(NEW_IN_2025_06 | NEW_IN_2025_12 | {"AzureOpenAI", "Git"}):
+            spec = {"category": category, "azureApiVersion": version}
+            refused = category in missing.get(version, set())
+            assert cel(rule["rule"], spec) is not refused, (version, category)
+            if refused:
+                said = cel(rule["messageExpression"], spec)
+                assert said == f"category {category} is not available in azureApiVersion {version}"
+    assert cel(rule["rule"], {"category": "RemoteA2A"}) is True, "the default api-version has every category"
+    assert cel(rule["rule"], {"authType": "PAT"}) is True
 
 
 def test_field_rules_refuse_each_versioned_field_on_the_versions_without_it(

@@ -42,7 +42,17 @@ REFUSED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "bad-connection-name": ({"connectionName": "-starts-with-dash"}, ["spec.connectionName"]),
     "pinecone-on-2024": (
         {"authType": "ApiKey", "category": "Pinecone", "azureApiVersion": "2024-04-01", "credentials": None},
-        ["spec.category", "2024-04-01"],
+        [
+            "spec.category: Invalid value",
+            "category Pinecone is not available in azureApiVersion 2024-04-01",
+            "spec.credentials: Required value: authType ApiKey requires credentials key",
+        ],
+    ),
+    "missing-required": (
+        {"authType": "AccessKey", "credentials": {"accessKeyId": {"value": "AKIA"}}},
+        [
+            "spec.credentials: Required value: authType AccessKey requires credentials accessKeyId, secretAccessKey"
+        ],
     ),
 }
 

@@ -133,7 +133,7 @@ def _credentials() -> Schema:
 
 
 def _credential_rules() -> list[Schema]:
-    """One rule per field (does it belong to the authType?) and one per authType (are its fields there?)."""
+    """One rule per field (does it belong to the authType?) and one for the authTypes' required fields."""
     rules: list[Schema] = []
     for name in (*credential_field_names(), CUSTOM_KEYS_FIELD):
         users = auth_types_taking(name) if name != CUSTOM_KEYS_FIELD else ("CustomKeys",)
@@ -145,22 +145,34 @@ def _credential_rules() -> list[Schema]:
                 reason="FieldValueForbidden",
             )
         )
+    return [*rules, _required_rule()]
+
+
+def _required_rule() -> Schema:
+    """Are the authType's required fields there? One rule for every authType, not one each: a spec has one
+    authType, so at most one of them could fail, and the API server evaluates every rule on every write
+    (issue 16: 4.4 ms of CEL per create). Its error reads as each authType's own did."""
+    required: dict[str, list[str]] = {}
     for auth in AUTH_TYPES.values():
-        required = [f.name for f in auth.fields if f.required] + (
+        fields = [f.name for f in auth.fields if f.required] + (
             [CUSTOM_KEYS_FIELD] if auth.whole_secret else []
         )
-        if not required:
-            continue
-        present = " && ".join(f"has(self.credentials.{n})" for n in required)
-        rules.append(
-            _rule(
-                f"self.authType != '{auth.name}' || (has(self.credentials) && {present})",
-                f"authType {auth.name} requires credentials {', '.join(required)}",
-                field_path=".credentials",
-                reason="FieldValueRequired",
-            )
-        )
-    return rules
+        if fields:
+            required[auth.name] = fields
+    chain = "".join(
+        f"self.authType == '{auth}' ? {' && '.join(f'has(self.credentials.{n})' for n in fields)} : "
+        for auth, fields in required.items()
+    )
+    listed = ", ".join(f"'{auth}': '{', '.join(fields)}'" for auth, fields in required.items())
+    return {
+        **_rule(
+            f"!(self.authType in {_cel_list(tuple(required))}) || (has(self.credentials) && ({chain}true))",
+            "credentials lacks a field the authType requires (docs/crd.md lists them)",
+            field_path=".credentials",
+            reason="FieldValueRequired",
+        ),
+        "messageExpression": f"'authType ' + self.authType + ' requires credentials ' + {{{listed}}}[self.authType]",
+    }
 
 
 # The api-version a spec is sent with, as far as the API server can tell: an unset azureApiVersion is the
@@ -171,26 +183,29 @@ _EFFECTIVE_VERSION: Final = (
 
 
 def _category_rules() -> list[Schema]:
-    """One rule per set of categories missing from some api-versions (versions that lack the same set share)."""
+    """The categories missing from some api-versions, in one rule: a spec has one category and one api-version,
+    so at most one per-version rule could fail, and one rule costs the API server one evaluation per write."""
     every = contract.all_categories()
-    lacking: dict[tuple[str, ...], list[str]] = {}
-    for version in contract.API_VERSIONS:
-        missing = tuple(c for c in every if c not in contract.categories(version))
-        if missing:
-            lacking.setdefault(missing, []).append(version)
+    lacking = {
+        version: missing
+        for version in contract.API_VERSIONS
+        if (missing := tuple(c for c in every if c not in contract.categories(version)))
+    }
+    if not lacking:
+        return []
+    table = "{" + ", ".join(f"'{v}': {_cel_list(m)}" for v, m in lacking.items()) + "}"
     return [
         {
             **_rule(
-                f"!has(self.category) || !({_EFFECTIVE_VERSION} in {_cel_list(tuple(versions))})"
-                f" || !(self.category in {_cel_list(missing)})",
-                f"category {', '.join(missing)} is not available in azureApiVersion {', '.join(versions)}",
+                f"!has(self.category) || !({_EFFECTIVE_VERSION} in {table})"
+                f" || !(self.category in {table}[{_EFFECTIVE_VERSION}])",
+                "category is not available in this azureApiVersion (docs/crd.md lists the versions)",
                 field_path=".category",
                 reason="FieldValueInvalid",
             ),
             "messageExpression": f"'category ' + self.category + ' is not available in azureApiVersion ' + "
             f"{_EFFECTIVE_VERSION}",
         }
-        for missing, versions in lacking.items()
     ]
 
 
