@@ -30,6 +30,7 @@ import asyncio
 import dataclasses
 import logging
 from asyncio import FIRST_COMPLETED
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -206,7 +207,9 @@ async def paced(stream: AsyncIterator[Any], hooks: Hooks, namespace: str | None)
     processes an object's latest state), and events of the objects Kopf has pass at once, so their changes and
     deletions do not wait behind a burst of new ones. The stream is read on meanwhile.
     """
-    held: dict[str, dict[str, Any]] = {}  # uid -> its latest event, oldest first
+    # uid -> its latest event, oldest first. An OrderedDict: a plain dict's first key is found by skipping the
+    # slots of those popped before it, which made handing on 100,000 held objects take 3.9 s (0.03 s now).
+    held: OrderedDict[str, dict[str, Any]] = OrderedDict()
     # Kopf's stream is read by a task of its own, as Kopf's watcher read it: its request's timeouts belong to
     # the task that started it.
     items: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
@@ -215,7 +218,7 @@ async def paced(stream: AsyncIterator[Any], hooks: Hooks, namespace: str | None)
     try:
         while True:
             while held and hooks.room.has_room():
-                event = held.pop(next(iter(held)))
+                _, event = held.popitem(last=False)
                 hooks.room.take(event)
                 yield event
             if items.empty() and held:
@@ -244,7 +247,7 @@ async def paced(stream: AsyncIterator[Any], hooks: Hooks, namespace: str | None)
             yield item
         while held:  # the stream ended (a watch that expired): what is held still goes to Kopf
             await hooks.room.wait_room()
-            event = held.pop(next(iter(held)))
+            _, event = held.popitem(last=False)
             hooks.room.take(event)
             yield event
     finally:

@@ -236,9 +236,12 @@ def test_delete_while_put_in_flight(
     emulator.faults([{"methods": ["PUT"], "path_contains": workspace.id, "latency": 2.0, "count": 1}])
     try:
         kubectl.apply(_objects(workspace, namespace, ["racer"]))
+        # A create first GETs the connection (the adoption check), then PUTs it: with the GET answered and no
+        # PUT answered yet, the PUT is in flight for 2 s. (Waiting for no request at all, as before the GET,
+        # caught only the ~0.1 s between the finalizer and the GET's answer, and timed out when it missed it.)
         wait_for(
             lambda: (
-                [e for e in emulator.requests(0) if e["path"].startswith(workspace.id)] == []
+                [e["method"] for e in emulator.requests(0) if e["path"].startswith(workspace.id)] == ["GET"]
                 and _has_finalizer(kube, namespace, "racer")
             ),
             timeout=10,

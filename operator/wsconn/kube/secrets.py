@@ -162,8 +162,8 @@ class SecretReader:
     def __init__(self, kube: KubeClient, *, watch: SecretWatch | None = None) -> None:
         self._kube = kube
         self._watch = watch
-        # Credential Secrets as last read, their other keys left out: the credential built from them is kept
-        # as long (arm/principals.py), so this holds no value that is not held anyway.
+        # Credential Secrets as last read, with only the keys a credential is built from: arm/principals.py
+        # keeps that credential (and so those values) as long as the Secret version anyway.
         self._credentials: dict[SecretRef, FetchedSecret] = {}
 
     async def fetch(self, refs: Iterable[SecretRef]) -> dict[SecretRef, FetchedSecret | None]:
