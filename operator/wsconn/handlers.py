@@ -324,8 +324,7 @@ def _register_lifecycle(
         configure(settings, cfg)
         await build(settings, memo)
         gate.bind(memo.reconciler.slots)
-        memo.index = index
-        memo.timers = timed_passes(cfg, memo, tracker)
+        memo.timers = timed_passes(cfg, memo, tracker, index)
         memo.timers.start()
         memo.observer = asyncio.create_task(serving.observe(settings), name="wsconn discovery observer")
 
@@ -346,12 +345,13 @@ def _register_lifecycle(
         return {"oldest_pass_seconds": round(oldest, 1)}
 
 
-def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker) -> Timers:
+def timed_passes(cfg: Settings, memo: kopf.Memo, tracker: ReadyTracker, index: WatchIndex) -> Timers:
     """The drift checks and grace ends of every watched resource (timers.py), run with the memo's reconciler
-    and clients: a timed pass reports its status and Events itself, since no Kopf handler runs it."""
+    and clients and `index`'s claims: a timed pass reports its status and Events itself, since no Kopf handler
+    runs it."""
 
     async def drift(view: ObjectView) -> None:
-        obj = replace(view, claimants=claimants_for(view.spec, view.name, memo.index.claims))
+        obj = replace(view, claimants=claimants_for(view.spec, view.name, index.claims))
         try:
             result = await memo.reconciler.reconcile(obj, log=ref_logger(obj.namespace, obj.name))
         except ReconcilerClosed:

@@ -86,10 +86,11 @@ class Wiring:
             trigger=self.trigger,
             status_writer=self.shell.writer,
             events=self.event_poster,
-            index=self.index,
             seen_secrets=self.seen,
         )
-        self.memo.timers = self.timers = handlers.timed_passes(self.settings, self.memo, ReadyTracker())
+        self.memo.timers = self.timers = handlers.timed_passes(
+            self.settings, self.memo, ReadyTracker(), self.index
+        )
         self.events: asyncio.Queue[Any] | None = None
         self.claimed: list[Claimant] = []
 
